@@ -1,0 +1,333 @@
+"""Decode any audio file or array to mono float32 at a model's sample rate.
+
+soundfile (libsndfile) reads WAV, FLAC, OGG/Vorbis, Opus and MP3 and seeks
+without decoding what comes before ``offset_s``; PyAV (FFmpeg inside the
+wheel) reads everything else: M4A/AAC, WebM, MP4 and other containers. Only
+the analysed window ``[offset_s, offset_s + duration_s)`` is decoded.
+Channels are averaged and the result is resampled with soxr (the same
+resampler ``librosa.load`` uses by default).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+import soxr
+
+from .errors import GenrescopeError
+
+#: Extensions that ``genrescope classify FOLDER`` picks up.
+AUDIO_EXTENSIONS = (
+    ".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".mp4",
+    ".webm", ".weba", ".mka", ".aif", ".aiff", ".wma",
+)
+
+#: Thresholds of the recording-quality warnings.
+SILENCE_RMS = 1e-4            # about -80 dBFS
+CLIP_LEVEL = 0.999
+CLIP_FRACTION = 0.001         # 0.1 % of samples at full scale
+LOW_SR = 16000
+SHORT_S = 3.0
+
+
+@dataclass
+class Audio:
+    """Decoded audio, ready for a model's front end.
+
+    Attributes
+    ----------
+    y : np.ndarray
+        Mono float32 samples at ``sr``.
+    sr : int
+        Sample rate of ``y`` in Hz.
+    source_sr : int
+        Sample rate of the file or array before resampling.
+    source_channels : int
+        Channel count before down-mixing.
+    offset_s : float
+        Where the decoded window starts in the source, in seconds.
+    clipped_fraction : float
+        Fraction of source samples at or above full scale (before resampling).
+    non_finite : int
+        Number of NaN or infinite source samples (replaced by 0).
+    """
+
+    y: np.ndarray
+    sr: int
+    source_sr: int
+    source_channels: int = 1
+    offset_s: float = 0.0
+    clipped_fraction: float = 0.0
+    non_finite: int = 0
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the decoded window in seconds."""
+        return len(self.y) / self.sr
+
+
+@dataclass(frozen=True)
+class AudioWarning:
+    """Something about the recording the user should know.
+
+    ``code`` is one of ``silence``, ``clipping``, ``low_sample_rate``,
+    ``short``, ``non_finite``, ``ambiguous``.
+    """
+
+    code: str
+    message: str
+    details: dict = field(default_factory=dict, compare=False)
+
+
+def load_audio(
+    path: str | os.PathLike,
+    sr: int,
+    *,
+    offset_s: float = 0.0,
+    duration_s: float | None = 30.0,
+) -> Audio:
+    """Decode a window of an audio file to mono float32 at ``sr``.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        Any file soundfile or FFmpeg can read.
+    sr : int
+        Target sample rate in Hz.
+    offset_s : float
+        Start of the window in seconds.
+    duration_s : float or None
+        Length of the window in seconds; ``None`` or ``0`` reads to the end.
+
+    Returns
+    -------
+    Audio
+
+    Raises
+    ------
+    GenrescopeError
+        The file does not exist, cannot be decoded, has no audio track or no
+        samples in the window.
+
+    Examples
+    --------
+    >>> audio = load_audio("song.mp3", sr=22050, duration_s=30)  # doctest: +SKIP
+    >>> audio.y.dtype, audio.sr
+    (dtype('float32'), 22050)
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise GenrescopeError(f"No such audio file: {path}", status=404)
+    if offset_s < 0:
+        raise GenrescopeError(f"offset_s must be >= 0, got {offset_s}", status=422)
+    if os.path.getsize(path) == 0:
+        raise GenrescopeError(f"{path} is empty (0 bytes): it holds no audio.")
+    duration_s = duration_s or None
+    try:
+        samples, source_sr = _read_soundfile(path, offset_s, duration_s)
+    except _NotForSoundfile:
+        samples, source_sr = _read_av(path, offset_s, duration_s)
+    return _to_audio(samples, source_sr, sr, offset_s=offset_s, name=path)
+
+
+def audio_from_array(
+    samples: np.ndarray,
+    source_sr: int,
+    sr: int,
+    *,
+    offset_s: float = 0.0,
+    duration_s: float | None = None,
+    name: str = "the audio",
+) -> Audio:
+    """Turn a sample array into :class:`Audio` at ``sr``.
+
+    Parameters
+    ----------
+    samples : np.ndarray
+        1-D, or 2-D with channels on the shorter axis. Integer arrays (as a
+        browser recording arrives) are scaled to [-1, 1].
+    source_sr : int
+        Sample rate of ``samples`` in Hz.
+    sr : int
+        Target sample rate in Hz.
+    offset_s, duration_s : float
+        Window to keep, in seconds of ``samples``; ``duration_s`` ``None`` or
+        ``0`` keeps everything after ``offset_s``.
+    name : str
+        How to call the source in error messages.
+    """
+    x = _channels_first(np.asarray(samples), name)
+    start = int(round(offset_s * source_sr))
+    stop = None if not duration_s else start + int(round(duration_s * source_sr))
+    return _to_audio(x[:, start:stop], source_sr, sr, offset_s=offset_s, name=name)
+
+
+def _channels_first(x: np.ndarray, name: str) -> np.ndarray:
+    if x.ndim == 2 and x.shape[0] > x.shape[1]:
+        x = x.T                                   # (samples, channels) -> (channels, samples)
+    if x.ndim == 1:
+        x = x[np.newaxis]
+    if x.ndim != 2:
+        raise GenrescopeError(f"{name}: expected 1-D or 2-D samples, got shape {x.shape}")
+    return _to_float(x)
+
+
+def _to_audio(x: np.ndarray, source_sr: int, sr: int, *, offset_s: float, name: str) -> Audio:
+    """Down-mix, sanitise and resample float (channels, samples) to :class:`Audio`."""
+    if source_sr <= 0:
+        raise GenrescopeError(f"{name}: invalid sample rate {source_sr}")
+    if x.shape[1] == 0:
+        raise GenrescopeError(
+            f"{name} has no audio samples"
+            + (f" after {offset_s:g} s" if offset_s else "")
+            + ": use a recording with sound in it, or a smaller offset.")
+    bad = ~np.isfinite(x)
+    non_finite = int(bad.sum())
+    if non_finite:
+        x = np.where(bad, np.float32(0), x)
+    clipped = float(np.mean(np.abs(x) >= CLIP_LEVEL))
+    y = x.mean(axis=0) if x.shape[0] > 1 else x[0]
+    if source_sr != sr:
+        y = soxr.resample(y, source_sr, sr, quality="HQ")
+    return Audio(
+        y=np.ascontiguousarray(y, dtype=np.float32),
+        sr=sr,
+        source_sr=int(source_sr),
+        source_channels=int(x.shape[0]),
+        offset_s=float(offset_s),
+        clipped_fraction=clipped,
+        non_finite=non_finite,
+    )
+
+
+def quality_warnings(audio: Audio) -> list[AudioWarning]:
+    """Warnings about the recording itself: silence, clipping, a low sample
+    rate, very short audio and NaN/Inf samples."""
+    out = []
+    rms = float(np.sqrt(np.mean(np.square(audio.y, dtype=np.float64)))) if len(audio.y) else 0.0
+    if rms < SILENCE_RMS:
+        out.append(AudioWarning(
+            "silence", "The recording is (almost) silent: the result is meaningless.",
+            {"rms": rms}))
+    if audio.clipped_fraction >= CLIP_FRACTION:
+        out.append(AudioWarning(
+            "clipping",
+            f"{audio.clipped_fraction:.1%} of the samples are clipped (at full scale): "
+            "the recording is distorted, lower the input level.",
+            {"clipped_fraction": audio.clipped_fraction}))
+    if audio.source_sr < LOW_SR:
+        out.append(AudioWarning(
+            "low_sample_rate",
+            f"The sample rate is {audio.source_sr} Hz (below {LOW_SR} Hz): high frequencies "
+            "are missing, so the result is less reliable.",
+            {"source_sr": audio.source_sr}))
+    if audio.duration_s < SHORT_S:
+        out.append(AudioWarning(
+            "short",
+            f"Only {audio.duration_s:.1f} s of audio: at least {SHORT_S:g} s (better 10-30 s) "
+            "gives a more reliable result.",
+            {"duration_s": audio.duration_s}))
+    if audio.non_finite:
+        out.append(AudioWarning(
+            "non_finite", f"{audio.non_finite} samples were NaN or infinite and were set to 0.",
+            {"count": audio.non_finite}))
+    return out
+
+
+class _NotForSoundfile(Exception):
+    pass
+
+
+def _read_soundfile(path: str, offset_s: float, duration_s: float | None):
+    import soundfile as sf
+
+    try:
+        f = sf.SoundFile(path)
+    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+        raise _NotForSoundfile from exc
+    with f:
+        if f.samplerate <= 0 or f.channels <= 0:
+            raise _NotForSoundfile
+        start = int(round(offset_s * f.samplerate))
+        if f.frames > 0 and start >= f.frames:
+            raise GenrescopeError(
+                f"{path}: offset {offset_s:g} s is past the end of the audio "
+                f"({f.frames / f.samplerate:.1f} s).")
+        n = -1 if duration_s is None else int(round(duration_s * f.samplerate))
+        try:
+            if start:
+                f.seek(start)
+            data = f.read(n, dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            if f.format in ("MPEG", "OGG"):
+                raise _NotForSoundfile from exc   # let FFmpeg try a damaged stream
+            raise GenrescopeError(f"Could not decode {path}: {exc}") from exc
+        return data.T, f.samplerate
+
+
+def _read_av(path: str, offset_s: float, duration_s: float | None):
+    import av
+
+    try:
+        container = av.open(path, metadata_errors="ignore")
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        raise GenrescopeError(
+            f"Could not read {path} as audio ({exc.__class__.__name__}): it is not an "
+            "audio or video file, or it is damaged. Supported: WAV, FLAC, OGG, Opus, MP3, "
+            "M4A/AAC, WebM, MP4.") from exc
+    with container:
+        if not container.streams.audio:
+            raise GenrescopeError(f"{path} has no audio track.")
+        stream = container.streams.audio[0]
+        source_sr = stream.codec_context.sample_rate or stream.sample_rate
+        if not source_sr:
+            raise GenrescopeError(f"{path}: the audio track has no sample rate.")
+        if offset_s:
+            try:
+                container.seek(int(offset_s * 1_000_000), any_frame=False)   # AV_TIME_BASE units
+            except av.error.FFmpegError:
+                pass                                   # unseekable: decode from the start
+        want = None if duration_s is None else int(round(duration_s * source_sr))
+        pieces, have = [], 0
+        try:
+            for frame in container.decode(stream):
+                data = frame.to_ndarray()
+                if frame.format.is_planar:
+                    data = data.reshape(len(frame.layout.channels), -1)
+                else:
+                    data = data.reshape(-1, len(frame.layout.channels)).T
+                data = _to_float(data)
+                if offset_s and frame.time is not None:   # seeking lands on an earlier frame
+                    skip = int(round((offset_s - frame.time) * source_sr))
+                    if skip >= data.shape[1]:
+                        continue
+                    data = data[:, max(skip, 0):]
+                pieces.append(data)
+                have += data.shape[1]
+                if want is not None and have >= want:
+                    break
+        except av.error.FFmpegError as exc:
+            if not pieces:
+                raise GenrescopeError(f"Could not decode {path}: {exc}") from exc
+            # a truncated file: keep what decoded
+        if not pieces:
+            raise GenrescopeError(
+                f"{path}: no audio could be decoded"
+                + (f" after {offset_s:g} s" if offset_s else "") + ".")
+        channels = max(p.shape[0] for p in pieces)
+        x = np.concatenate([np.broadcast_to(p, (channels, p.shape[1])) for p in pieces], axis=1)
+        if want is not None:
+            x = x[:, :want]
+        return x, int(source_sr)
+
+
+def _to_float(data: np.ndarray) -> np.ndarray:
+    """Integer PCM (signed or unsigned) to float32 in [-1, 1)."""
+    if np.issubdtype(data.dtype, np.integer):
+        info = np.iinfo(data.dtype)
+        mid = (int(info.max) + int(info.min) + 1) / 2
+        half = (int(info.max) - int(info.min) + 1) / 2
+        return ((data.astype(np.float64) - mid) / half).astype(np.float32)
+    return data.astype(np.float32, copy=False)

@@ -1,0 +1,202 @@
+"""``genrescope`` command line: a thin shell over :class:`~genrescope.Classifier`.
+
+User errors print one line and exit with status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+
+from .errors import GenrescopeError
+
+EXIT_USER_ERROR = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_USER_ERROR
+    try:
+        return args.run(args) or 0
+    except GenrescopeError as exc:
+        print(f"genrescope: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("genrescope: interrupted", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="genrescope", description="Offline music genre classifier.")
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"genrescope {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("classify", help="top genres of audio files or folders")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="audio files or folders")
+    _model_args(p)
+    _window_args(p)
+    p.add_argument("--top", type=int, default=5, metavar="K", help="genres to show (default 5)")
+    p.add_argument("--lang", choices=("en", "zh"), default="en", help="genre names")
+    p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    p.set_defaults(run=cmd_classify)
+
+    p = sub.add_parser("spectrogram", help="save the image(s) the model analyses")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.png")
+    p.add_argument("--raw", action="store_true",
+                   help="the model's own pictures pixel for pixel, no axes (one file per chunk)")
+    _model_args(p)
+    _window_args(p)
+    p.set_defaults(run=cmd_spectrogram)
+
+    p = sub.add_parser("models", help="list known models and whether they can be used")
+    p.add_argument("--models-dir", metavar="DIR", help="official checkpoints / your bundles "
+                   "(default $GENRESCOPE_MODELS or ./models)")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(run=cmd_models)
+    return parser
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", metavar="NAME|DIR", help="model name or folder (default: "
+                   "the shipped default model; see `genrescope models`)")
+    p.add_argument("--models-dir", metavar="DIR", help="official checkpoints / your bundles "
+                   "(default $GENRESCOPE_MODELS or ./models)")
+    p.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available")
+
+
+def _window_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--offset", type=float, default=0.0, metavar="S",
+                   help="start of the analysed window in seconds (default 0)")
+    p.add_argument("--duration", type=float, default=30.0, metavar="S",
+                   help="seconds to analyse (default 30; 0 = whole file)")
+
+
+def _classifier(args):
+    from .predict import Classifier
+
+    return Classifier.load(args.model, models_dir=args.models_dir, device=args.device)
+
+
+def audio_files(paths: list[str]) -> list[str]:
+    """Files named, and audio files found by walking folders (sorted)."""
+    from .audio import AUDIO_EXTENSIONS
+
+    files = []
+    for path in paths:
+        if os.path.isdir(path):
+            found = [os.path.join(root, name) for root, _, names in os.walk(path)
+                     for name in names if name.lower().endswith(AUDIO_EXTENSIONS)]
+            if not found:
+                raise GenrescopeError(f"No audio files in folder {path}.")
+            files += sorted(found)
+        elif os.path.exists(path):
+            files.append(path)
+        else:
+            raise GenrescopeError(f"No such file or folder: {path}")
+    return files
+
+
+def cmd_classify(args) -> int:
+    files = audio_files(args.paths)
+    clf = _classifier(args)
+    results, failed = [], 0
+    from tqdm import tqdm
+
+    bar = tqdm(files, unit="file", disable=len(files) < 3, file=sys.stderr, leave=False)
+    for path in bar:
+        bar.set_postfix_str(os.path.basename(path)[-30:])
+        try:
+            pred = clf.classify(path, offset_s=args.offset, duration_s=args.duration or None,
+                                top_k=args.top)
+            results.append(pred.to_dict(args.lang))
+        except GenrescopeError as exc:
+            failed += 1
+            results.append({"file": path, "model": clf.name, "error": str(exc)})
+        if args.format == "table":
+            bar.write(_table(results[-1]), file=sys.stdout)
+    if args.format == "json":
+        json.dump(results, sys.stdout, ensure_ascii=False, indent=2)
+        print()
+    elif args.format == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["file", "model", "rank", "label", "name", "probability", "warnings",
+                         "error"])
+        for r in results:
+            warnings = "; ".join(w["code"] for w in r.get("warnings", []))
+            for rank, g in enumerate(r.get("top", []), 1):
+                writer.writerow([r["file"], r["model"], rank, g["label"], g["name"],
+                                 f"{g['probability']:.6f}", warnings, ""])
+            if "error" in r:
+                writer.writerow([r["file"], r["model"], "", "", "", "", "", r["error"]])
+    if failed and len(files) > 1:
+        print(f"genrescope: {failed} of {len(files)} files could not be classified",
+              file=sys.stderr)
+    return EXIT_USER_ERROR if failed else 0
+
+
+def _table(r: dict) -> str:
+    if "error" in r:
+        return f"{r['file']}\n  error: {r['error']}\n"
+    a = r["audio"]
+    lines = [f"{r['file']}  ({r['model']}, {a['offset_s']:g}-{a['offset_s'] + a['duration_s']:.1f}"
+             f" s, {r['timings']['total']:.2f} s)"]
+    width = max(_display_width(g["name"]) for g in r["top"])
+    for rank, g in enumerate(r["top"], 1):
+        p = g["probability"]
+        pad = " " * (width - _display_width(g["name"]))
+        lines.append(f"  {rank}. {g['name']}{pad}  {p * 100:5.1f} %  {'█' * round(p * 30)}")
+    lines += [f"  ! {w['message']}" for w in r["warnings"]]
+    return "\n".join(lines) + "\n"
+
+
+def _display_width(text: str) -> int:
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def cmd_spectrogram(args) -> int:
+    from .plot import save_spectrogram
+
+    pred = _classifier(args).classify(args.file, offset_s=args.offset,
+                                      duration_s=args.duration or None)
+    for path in save_spectrogram(pred, args.output, raw=args.raw):
+        print(path)
+    return 0
+
+
+def cmd_models(args) -> int:
+    from .models.registry import find_models, models_dir
+
+    entries = find_models(args.models_dir)
+    if args.format == "json":
+        json.dump([{"name": e.name, "source": e.source, "available": e.available,
+                    "path": str(e.weights), "reason": e.reason or None,
+                    "labels": (e.config or {}).get("labels")} for e in entries],
+                  sys.stdout, ensure_ascii=False, indent=2)
+        print()
+        return 0
+    print(f"models directory: {models_dir(args.models_dir).resolve()}")
+    for e in entries:
+        state = "available" if e.available else "missing"
+        n = len((e.config or {}).get("labels") or [])
+        print(f"  {e.name:<18} {state:<10} {e.source:<9} {n:>3} labels  {e.weights}")
+    unavailable = [e for e in entries if not e.available]
+    if unavailable:
+        print("\nMissing official checkpoints come from the ccmusic-database 'music_genre' model "
+              "repository: put <name>/save.pt into the models directory.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""What every model family offers the :class:`~genrescope.predict.Classifier`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..features import Features
+from .checkpoint import load_strict, read_state_dict
+from ..labels import Genre, genre
+
+
+class Model(nn.Module):
+    """A network with its front end, labels and output rule.
+
+    Subclasses build the network from ``config`` (the model's ``config.json``)
+    and implement :meth:`features`, :meth:`forward` and :meth:`embed`.
+
+    Attributes
+    ----------
+    config : dict
+        The model's configuration, as stored beside its weights.
+    name : str
+    labels : list of str
+        Label ids in output order.
+    genres : list of Genre
+        Display names of ``labels``.
+    output : {"softmax", "sigmoid"}
+        How logits become per-chunk scores.
+    normalise : bool
+        Whether chunk-averaged scores are rescaled to sum to 1 (for tag models
+        whose sigmoid scores are shown as relative confidence).
+    """
+
+    def __init__(self, config: dict):
+        super().__init__()
+        self.config = config
+        self.name = config["name"]
+        self.labels = list(config["labels"])
+        self.genres: list[Genre] = [genre(k, config.get("label_names")) for k in self.labels]
+        self.output = config.get("output", "softmax")
+        self.normalise = bool(config.get("normalise", self.output == "softmax"))
+
+    @classmethod
+    def from_folder(cls, config: dict, folder: Path, weights: Path) -> "Model":
+        """Build the model from ``config`` and load ``weights`` strictly."""
+        model = cls(config)
+        load_strict(model.weights(), read_state_dict(weights), weights,
+                    what=f"{model.name} ({config['architecture']}, {len(model.labels)} labels)")
+        return model
+
+    @property
+    def sr(self) -> int:
+        """Sample rate in Hz the front end expects."""
+        raise NotImplementedError
+
+    def features(self, y: np.ndarray) -> Features:
+        """Mono float32 audio at :attr:`sr` -> network inputs and pictures."""
+        raise NotImplementedError
+
+    def embed(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Per-chunk embeddings (N, D)."""
+        raise NotImplementedError
+
+    def weights(self) -> nn.Module:
+        """The module whose ``state_dict`` is stored in the weights file."""
+        raise NotImplementedError
+
+    def scores(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Per-chunk label scores (N, n_labels): softmax or sigmoid of the logits."""
+        logits = self(inputs)
+        return torch.sigmoid(logits) if self.output == "sigmoid" else torch.softmax(logits, dim=1)

@@ -1,0 +1,99 @@
+"""VGG with batch norm, in plain torch, with torchvision's state_dict keys.
+
+``vgg19_bn(num_classes=16)`` builds the network the ccmusic-database
+``music_genre`` checkpoints were saved from: torchvision's ``features`` and
+``avgpool``, and the ccmusic head in place of ``classifier``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..features import Features, ImageSpec, image_features
+from .base import Model
+
+#: Layer plans of torchvision's VGG variants ("M" = 2x2 max-pool).
+PLANS = {
+    "vgg11_bn": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+    "vgg13_bn": [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+    "vgg16_bn": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
+                 512, 512, 512, "M"],
+    "vgg19_bn": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
+                 512, 512, 512, 512, "M"],
+}
+FEATURES_OUT = 512 * 7 * 7                       # 25088
+
+
+def ccmusic_head(in_features: int, num_classes: int) -> nn.Sequential:
+    """The classifier the ccmusic-database models put on a backbone.
+
+    ``q = (in_features / num_classes) ** 0.25`` and three hidden widths
+    ``l1 = int(q * C)``, ``l2 = int(q * l1)``, ``l3 = int(q * l2)``; for
+    25088 -> 16 they are 100, 629 and 3958.
+    """
+    q = (in_features / num_classes) ** 0.25
+    l1 = int(q * num_classes)
+    l2 = int(q * l1)
+    l3 = int(q * l2)
+    return nn.Sequential(
+        nn.Dropout(), nn.Linear(in_features, l3), nn.ReLU(inplace=True),
+        nn.Dropout(), nn.Linear(l3, l2), nn.ReLU(inplace=True),
+        nn.Dropout(), nn.Linear(l2, l1), nn.ReLU(inplace=True),
+        nn.Linear(l1, num_classes),
+    )
+
+
+class VGG(nn.Module):
+    """torchvision's VGG layout: ``features``, ``avgpool``, ``classifier``."""
+
+    def __init__(self, arch: str = "vgg19_bn", num_classes: int = 16):
+        super().__init__()
+        if arch not in PLANS:
+            raise ValueError(f"unknown VGG variant {arch!r}; known: {', '.join(PLANS)}")
+        layers: list[nn.Module] = []
+        channels = 3
+        for item in PLANS[arch]:
+            if item == "M":
+                layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+            else:
+                layers += [nn.Conv2d(channels, item, kernel_size=3, padding=1),
+                           nn.BatchNorm2d(item), nn.ReLU(inplace=True)]
+                channels = item
+        self.features = nn.Sequential(*layers)
+        self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
+        self.classifier = ccmusic_head(FEATURES_OUT, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.embed_input(x))
+
+    def embed_input(self, x: torch.Tensor) -> torch.Tensor:
+        """Flattened backbone features (N, 25088)."""
+        return torch.flatten(self.avgpool(self.features(x)), 1)
+
+
+class VggImageModel(Model):
+    """A VGG on spectrogram images: the ccmusic recipe."""
+
+    def __init__(self, config: dict):
+        super().__init__(config)
+        self.spec = ImageSpec.from_dict(config.get("representation", {}))
+        self.net = VGG(config["architecture"], num_classes=len(self.labels))
+
+    @property
+    def sr(self) -> int:
+        return self.spec.sr
+
+    def features(self, y: np.ndarray) -> Features:
+        return image_features(y, self.spec)
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.net(inputs)
+
+    def embed(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Activations before the last linear layer (N, l1; 100 for 16 classes)."""
+        return self.net.classifier[:-1](self.net.embed_input(inputs))
+
+    def weights(self) -> nn.Module:
+        return self.net

@@ -1,0 +1,250 @@
+"""The one entry point: load a model once, classify files or arrays.
+
+>>> from genrescope import Classifier
+>>> clf = Classifier.load()                          # the shipped default model
+>>> pred = clf.classify("song.mp3")                  # doctest: +SKIP
+>>> [(g.name("en"), round(g.probability, 3)) for g in pred.top]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .audio import Audio, AudioWarning, audio_from_array, load_audio, quality_warnings
+from .errors import GenrescopeError
+from .features import Features
+from .labels import Genre
+from .models.base import Model
+from .models.registry import ModelEntry, load_model, resolve
+
+AMBIGUOUS_BELOW = 0.60
+DEFAULT_DURATION_S = 30.0
+
+
+@dataclass(frozen=True)
+class GenreScore:
+    """One genre with its probability."""
+
+    genre: Genre
+    probability: float
+
+    @property
+    def label(self) -> str:
+        return self.genre.id
+
+    def name(self, lang: str = "en") -> str:
+        return self.genre.name(lang)
+
+    def to_dict(self, lang: str = "en") -> dict:
+        return {"label": self.label, "name": self.name(lang), "name_en": self.genre.en,
+                "name_zh": self.genre.zh, "probability": round(self.probability, 6)}
+
+
+@dataclass
+class Prediction:
+    """Everything one classification produced.
+
+    Attributes
+    ----------
+    model : str
+        Name of the model that made it.
+    genres : list of Genre
+        The model's labels, in output order.
+    top : list of GenreScore
+        The ``top_k`` genres, most likely first.
+    probabilities : dict
+        Label id -> probability, for every label (averaged over chunks).
+    chunk_probabilities : np.ndarray
+        (n_chunks, n_labels) scores of each chunk.
+    majority : GenreScore
+        The official app's answer: the genre most chunks voted for, with the
+        fraction of chunks that voted for it.
+    features : Features
+        The spectrogram and the images the model looked at.
+    audio : Audio
+        The decoded window (``y`` at the model's sample rate).
+    warnings : list of AudioWarning
+    timings : dict
+        Seconds per stage: ``decode``, ``features``, ``network``, ``total``.
+    source : str or None
+        The file classified, if any.
+    """
+
+    model: str
+    genres: list
+    top: list
+    probabilities: dict
+    chunk_probabilities: np.ndarray
+    majority: GenreScore
+    features: Features
+    audio: Audio
+    warnings: list = field(default_factory=list)
+    timings: dict = field(default_factory=dict)
+    source: str | None = None
+
+    @property
+    def images(self) -> list:
+        """The model's input pictures (RGB uint8), one per chunk."""
+        return self.features.images
+
+    def to_dict(self, lang: str = "en") -> dict:
+        """JSON-ready summary (no arrays except the chunk scores)."""
+        return {
+            "file": self.source,
+            "model": self.model,
+            "top": [g.to_dict(lang) for g in self.top],
+            "majority_vote": self.majority.to_dict(lang) | {"votes": self.majority.probability},
+            "warnings": [{"code": w.code, "message": w.message} for w in self.warnings],
+            "audio": {"offset_s": round(self.audio.offset_s, 3),
+                      "duration_s": round(self.audio.duration_s, 3),
+                      "source_sr": self.audio.source_sr,
+                      "source_channels": self.audio.source_channels,
+                      "n_chunks": int(self.chunk_probabilities.shape[0])},
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+        }
+
+
+class Classifier:
+    """A loaded model, ready to classify audio.
+
+    Parameters
+    ----------
+    model : Model
+        A loaded model (see :meth:`load`).
+    device : str
+        Where the network runs.
+
+    Examples
+    --------
+    >>> clf = Classifier.load("vgg19_bn_cqt", models_dir="models")   # doctest: +SKIP
+    >>> clf.classify("song.wav", duration_s=30).top[0].name("zh")    # doctest: +SKIP
+    '交响乐'
+    """
+
+    def __init__(self, model: Model, device: str = "cpu", entry: ModelEntry | None = None):
+        self.model = model
+        self.device = device
+        self.entry = entry
+
+    @classmethod
+    def load(cls, name: str | os.PathLike | None = None, *,
+             models_dir: str | os.PathLike | None = None,
+             device: str | None = None) -> "Classifier":
+        """Load a model by name or folder (default: the shipped default model).
+
+        Parameters
+        ----------
+        name : str or PathLike, optional
+            A name from ``genrescope models``, or a model folder or weights file.
+        models_dir : str or PathLike, optional
+            Where official checkpoints and user bundles live (default
+            ``$GENRESCOPE_MODELS`` or ``./models``).
+        device : {"cpu", "cuda"}, optional
+            Default: CUDA when torch sees a GPU, else CPU.
+        """
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise GenrescopeError("--device cuda was asked for, but torch sees no CUDA GPU.")
+        entry = resolve(name, models_dir)
+        return cls(load_model(entry, device), device, entry)
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    @property
+    def genres(self) -> list[Genre]:
+        return self.model.genres
+
+    def load_audio(self, source, *, sr: int | None = None, offset_s: float = 0.0,
+                   duration_s: float | None = DEFAULT_DURATION_S) -> Audio:
+        """Decode a path, or take an array (with its ``sr``), at the model's rate."""
+        if isinstance(source, (str, os.PathLike)):
+            return load_audio(source, self.model.sr, offset_s=offset_s, duration_s=duration_s)
+        if sr is None:
+            raise GenrescopeError("An array needs its sample rate: classify(y, sr=...).")
+        return audio_from_array(source, sr, self.model.sr, offset_s=offset_s,
+                                duration_s=duration_s)
+
+    def classify(self, source, *, sr: int | None = None, offset_s: float = 0.0,
+                 duration_s: float | None = DEFAULT_DURATION_S, top_k: int = 5) -> Prediction:
+        """Classify a file or an array.
+
+        Parameters
+        ----------
+        source : str, PathLike or np.ndarray
+            An audio file, or samples (1-D, or 2-D with channels on the shorter axis).
+        sr : int, optional
+            Sample rate of ``source`` when it is an array.
+        offset_s : float
+            Where the analysed window starts, in seconds.
+        duration_s : float or None
+            How many seconds to analyse (default 30); ``None`` or 0: to the end.
+        top_k : int
+            How many genres :attr:`Prediction.top` holds.
+
+        Returns
+        -------
+        Prediction
+        """
+        t0 = time.perf_counter()
+        audio = self.load_audio(source, sr=sr, offset_s=offset_s, duration_s=duration_s)
+        t1 = time.perf_counter()
+        features = self.model.features(audio.y)
+        t2 = time.perf_counter()
+        with torch.inference_mode():
+            chunk_scores = self.model.scores(features.inputs.to(self.device)).float().cpu().numpy()
+        t3 = time.perf_counter()
+        prediction = self._predict(chunk_scores, features, audio, top_k)
+        prediction.source = os.fspath(source) if isinstance(source, (str, os.PathLike)) else None
+        prediction.timings = {"decode": t1 - t0, "features": t2 - t1, "network": t3 - t2,
+                              "total": time.perf_counter() - t0}
+        return prediction
+
+    def embed(self, source, *, sr: int | None = None, offset_s: float = 0.0,
+              duration_s: float | None = DEFAULT_DURATION_S) -> np.ndarray:
+        """The clip-level embedding: per-chunk embeddings averaged (float32, 1-D)."""
+        audio = self.load_audio(source, sr=sr, offset_s=offset_s, duration_s=duration_s)
+        return self.embed_audio(audio)
+
+    def embed_audio(self, audio: Audio) -> np.ndarray:
+        """:meth:`embed` for audio already decoded at the model's rate."""
+        features = self.model.features(audio.y)
+        with torch.inference_mode():
+            chunks = self.model.embed(features.inputs.to(self.device)).float().cpu().numpy()
+        return chunks.mean(axis=0)
+
+    def _predict(self, chunk_scores: np.ndarray, features: Features, audio: Audio,
+                 top_k: int) -> Prediction:
+        mean = chunk_scores.mean(axis=0)
+        if self.model.normalise and mean.sum() > 0:
+            mean = mean / mean.sum()
+        genres = self.model.genres
+        order = np.argsort(-mean, kind="stable")[:max(1, top_k)]
+        top = [GenreScore(genres[i], float(mean[i])) for i in order]
+        votes = Counter(int(i) for i in chunk_scores.argmax(axis=1))
+        winner, count = max(votes.items(), key=lambda kv: (kv[1], mean[kv[0]]))
+        warnings = quality_warnings(audio)
+        if top[0].probability < AMBIGUOUS_BELOW:
+            warnings.append(AudioWarning(
+                "ambiguous",
+                f"The top genre has only {top[0].probability:.0%}: the model is unsure, "
+                "the answer may be one of several.",
+                {"top_probability": top[0].probability}))
+        return Prediction(
+            model=self.model.name,
+            genres=genres,
+            top=top,
+            probabilities={g.id: float(p) for g, p in zip(genres, mean)},
+            chunk_probabilities=chunk_scores,
+            majority=GenreScore(genres[winner], count / len(chunk_scores)),
+            features=features,
+            audio=audio,
+            warnings=warnings,
+        )
