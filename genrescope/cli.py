@@ -63,6 +63,21 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default $GENRESCOPE_MODELS or ./models)")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(run=cmd_models)
+
+    p = sub.add_parser("serve", help="web page and REST API on http://127.0.0.1:7860")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--models-dir", metavar="DIR", help="official checkpoints / your bundles "
+                   "(default $GENRESCOPE_MODELS or ./models)")
+    p.add_argument("--model", metavar="NAME|DIR", help="model selected when the page opens")
+    p.add_argument("--examples", metavar="DIR", help="folder of your own example clips")
+    p.add_argument("--max-upload-mb", type=float, default=100.0, metavar="MB",
+                   help="largest upload the API accepts (default 100)")
+    p.add_argument("--save-dir", metavar="DIR",
+                   help="keep uploads and results here (default: nothing is kept)")
+    p.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available")
+    p.set_defaults(run=cmd_serve)
     return parser
 
 
@@ -195,6 +210,15 @@ def cmd_models(args) -> int:
     if unavailable:
         print("\nMissing official checkpoints come from the ccmusic-database 'music_genre' model "
               "repository: put <name>/save.pt into the models directory.")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from .web import serve
+
+    serve(host=args.host, port=args.port, models_dir=args.models_dir, model=args.model,
+          examples_dir=args.examples, max_upload_mb=args.max_upload_mb,
+          save_dir=args.save_dir, device=args.device)
     return 0
 
 
