@@ -21,6 +21,10 @@ import torch
 from PIL import Image
 
 
+#: Height of matplotlib's default axes box (369.6 px) over the saved height (369 px).
+AXES_HEIGHT_RATIO = 369.6 / 369
+
+
 @dataclass(frozen=True)
 class ImageSpec:
     """Parameters of an image representation, as stored in ``config.json``.
@@ -156,17 +160,36 @@ def render_chunk(chunk_db: np.ndarray, spec: ImageSpec) -> np.ndarray:
     np.ndarray
         RGB uint8 image of ``image_height`` x ``image_width``.
     """
-    lo, hi = float(chunk_db.min()), float(chunk_db.max())
-    scaled = (chunk_db - lo) / (hi - lo) if hi > lo else np.zeros_like(chunk_db)
-    lut = _colormap(spec.colormap)
-    index = np.clip((scaled * len(lut)).astype(np.int64), 0, len(lut) - 1)
+    coloured = colorize(chunk_db, spec.colormap)
     n_bins, n_frames = chunk_db.shape
-    rows = n_bins - 1 - (np.arange(spec.image_height) + 0.5) * n_bins // spec.image_height
-    cols = (np.arange(spec.image_width) + 0.5) * n_frames // spec.image_width
-    image = lut[index[rows.astype(np.int64)][:, cols.astype(np.int64)]]
+    # matplotlib's default figure (6.4 x 4.8 in at 100 dpi) gives an axes box of
+    # 496 x 369.6 pixels; the tight bounding box keeps 369 rows, starting one
+    # pixel below the top of the axes. Measured against savefig's PNG, this
+    # mapping reproduces every row and column.
+    axes_height_px = spec.image_height * AXES_HEIGHT_RATIO
+    rows = (np.arange(spec.image_height) + 1.0) * n_bins // axes_height_px
+    rows = np.clip(rows.astype(np.int64), 0, n_bins - 1)
+    cols = ((np.arange(spec.image_width) + 0.5) * n_frames // spec.image_width).astype(np.int64)
+    image = coloured[rows][:, cols]
     if spec.jpeg_quality is not None:
         image = _jpeg_round_trip(image, spec.jpeg_quality)
     return image
+
+
+def colorize(values_db: np.ndarray, colormap: str = "magma") -> np.ndarray:
+    """Colour a (bins x frames) array as ``specshow`` does: scaled to its own
+    min and max, 256-colour lookup, low bins at the bottom.
+
+    Returns
+    -------
+    np.ndarray
+        RGB uint8 image, one pixel per value, bins x frames (top row = last bin).
+    """
+    lo, hi = float(values_db.min()), float(values_db.max())
+    scaled = (values_db - lo) / (hi - lo) if hi > lo else np.zeros_like(values_db)
+    lut = _colormap(colormap)
+    index = np.clip((scaled * len(lut)).astype(np.int64), 0, len(lut) - 1)
+    return lut[index[::-1]]
 
 
 def image_tensor(images: list, spec: ImageSpec) -> torch.Tensor:

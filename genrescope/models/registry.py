@@ -157,9 +157,9 @@ def model_family(architecture: str, where: Path | str = "config.json") -> type[M
     if architecture in vgg.PLANS:
         return vgg.VggImageModel
     if architecture in ("musicnn", "musicnn_genres"):
-        from . import musicnn_model
+        from . import musicnn
 
-        return musicnn_model.FAMILIES[architecture]
+        return musicnn.FAMILIES[architecture]
     raise GenrescopeError(
         f"{where}: unknown architecture {architecture!r}; known: "
         f"{', '.join([*vgg.PLANS, 'musicnn', 'musicnn_genres'])}.")

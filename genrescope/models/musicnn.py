@@ -1,0 +1,458 @@
+"""musicnn (Pons & Serra, ISMIR 2019 LBD) re-implemented in plain PyTorch.
+
+This is a faithful port of ``build_musicnn`` from the ``musicnn`` 0.1.0
+package (``musicnn/models.py``, TensorFlow 1 graph, ISC licence, (c) Music
+Technology Group, Universitat Pompeu Fabra 2019, code by Jordi Pons).
+Weights converted from the package's ``MSD_musicnn`` and ``MTT_musicnn``
+checkpoints by ``tools/convert_musicnn.py`` reproduce TensorFlow's tag
+probabilities to better than 1e-4.  TensorFlow is *not* needed here.
+
+Network (defaults = the shipped checkpoints, input ``(batch, 187, 96)``):
+
+* input batch norm (one scalar channel);
+* front-end, five branches applied to the normalised log-mel, each
+  ``conv -> ReLU -> batch norm -> max over all remaining frequency bins``:
+
+  - two *timbral* branches, 204 filters of 7 frames x 38 mels and
+    7 frames x 67 mels (``int(0.4 * 96)``, ``int(0.7 * 96)``), time padded by
+    3 zero frames on each side, no frequency padding ('valid');
+  - three *temporal* branches, 51 filters of 128, 64 and 32 frames x 1 mel,
+    TensorFlow 'same' padding in time, i.e. ``(k - 1) // 2`` zeros before
+    and ``k // 2`` after (more on the right for even kernels);
+
+  concatenated to 561 channels per frame (order 38, 67, 128, 64, 32);
+* mid-end, three 1-D convolutions of 64 filters x 7 frames (zero padding 3)
+  over the channel axis, each ``conv -> ReLU -> batch norm``; the 2nd and 3rd
+  add a residual connection (after the batch norm);
+  the front-end output and the three mid-end outputs are concatenated
+  ("dense" connection): 561 + 3 * 64 = 753 channels;
+* back-end: max and mean over time, interleaved per channel exactly as TF's
+  ``flatten(concat([max, mean], axis=2))`` does (``[max_0, mean_0, max_1,
+  mean_1, ...]``, 1506 values) -> batch norm -> dropout -> dense 200 -> ReLU
+  -> batch norm (= the 200-d embedding, musicnn's ``penultimate``) ->
+  dropout -> dense 50 (tag logits; musicnn applies a sigmoid).
+
+All batch norms use epsilon 1e-3 (TensorFlow's default).  Remember to call
+``.eval()``: the batch norms then use the stored running statistics.
+
+The log-mel input is produced by :func:`musicnn_patches`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import librosa
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..features import Features, colorize
+from .base import Model
+
+__all__ = ["Musicnn", "musicnn_patches", "musicnn_log_mel"]
+
+
+# --------------------------------------------------------------------------- #
+# network
+# --------------------------------------------------------------------------- #
+class _FrontEndBranch(nn.Module):
+    """``conv2d -> ReLU -> batch norm -> max over frequency`` on ``(B, 1, T, F)``.
+
+    Parameters
+    ----------
+    n_filters : int
+        Output channels.
+    time_kernel_frames, freq_kernel_bins : int
+        Kernel size (time, frequency).
+    pad_before_frames, pad_after_frames : int
+        Zero padding added in time only (frequency is 'valid').
+    bn_eps : float
+        Batch-norm epsilon.
+    """
+
+    def __init__(
+        self,
+        n_filters: int,
+        time_kernel_frames: int,
+        freq_kernel_bins: int,
+        pad_before_frames: int,
+        pad_after_frames: int,
+        bn_eps: float,
+    ) -> None:
+        super().__init__()
+        self.pad_before_frames = pad_before_frames
+        self.pad_after_frames = pad_after_frames
+        self.conv = nn.Conv2d(1, n_filters, (time_kernel_frames, freq_kernel_bins))
+        self.bn = nn.BatchNorm2d(n_filters, eps=bn_eps)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map ``(B, 1, T, F)`` to ``(B, n_filters, T)``."""
+        x = F.pad(x, (0, 0, self.pad_before_frames, self.pad_after_frames))
+        x = self.bn(F.relu(self.conv(x)))
+        return x.amax(dim=3)
+
+
+class _MidEndLayer(nn.Module):
+    """``conv1d (same) -> ReLU -> batch norm`` on ``(B, C, T)``."""
+
+    def __init__(self, in_channels: int, n_filters: int, kernel_frames: int, bn_eps: float) -> None:
+        super().__init__()
+        # musicnn pads (k - 1) // 2 zeros on both sides (k is odd: 7)
+        self.conv = nn.Conv1d(in_channels, n_filters, kernel_frames, padding=(kernel_frames - 1) // 2)
+        self.bn = nn.BatchNorm1d(n_filters, eps=bn_eps)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bn(F.relu(self.conv(x)))
+
+
+class Musicnn(nn.Module):
+    """musicnn tagger: log-mel patch -> (tag logits, 200-d embedding).
+
+    Parameters
+    ----------
+    n_mels : int
+        Mel bands of the input (96).
+    n_classes : int
+        Output tags (50).
+    embedding_dim : int
+        Units of the penultimate dense layer (200); its batch-normalised
+        output is returned as the embedding.
+    timbral_filters : int
+        Filters per timbral branch (``int(1.6 * 128) = 204``).
+    timbral_time_kernel_frames : int
+        Time extent of the timbral kernels (7, zero padded 3 + 3).
+    timbral_freq_ratios : sequence of float
+        Frequency extent of each timbral kernel as a fraction of ``n_mels``;
+        the kernel height is ``int(ratio * n_mels)`` as in musicnn
+        ((0.4, 0.7) -> 38 and 67 bins).
+    temporal_filters : int
+        Filters per temporal branch (``int(1.6 * 32) = 51``).
+    temporal_kernel_frames : sequence of int
+        Time extent of each temporal (1-bin wide) kernel ((128, 64, 32)).
+    midend_filters : int
+        Filters of each mid-end convolution (64).
+    midend_kernel_frames : int
+        Time extent of the mid-end kernels (7, odd).
+    n_midend_layers : int
+        Mid-end convolutions (3); all but the first are residual.
+    dropout : float
+        Dropout rate before each dense layer (0.5; inactive in eval mode).
+    bn_eps : float
+        Batch-norm epsilon (1e-3, TensorFlow's default).
+    """
+
+    def __init__(
+        self,
+        n_mels: int = 96,
+        n_classes: int = 50,
+        embedding_dim: int = 200,
+        timbral_filters: int = 204,
+        timbral_time_kernel_frames: int = 7,
+        timbral_freq_ratios: Sequence[float] = (0.4, 0.7),
+        temporal_filters: int = 51,
+        temporal_kernel_frames: Sequence[int] = (128, 64, 32),
+        midend_filters: int = 64,
+        midend_kernel_frames: int = 7,
+        n_midend_layers: int = 3,
+        dropout: float = 0.5,
+        bn_eps: float = 1e-3,
+    ) -> None:
+        super().__init__()
+        if midend_kernel_frames % 2 != 1 or timbral_time_kernel_frames % 2 != 1:
+            raise ValueError("timbral and mid-end time kernels must be odd")
+        if n_midend_layers < 1:
+            raise ValueError("n_midend_layers must be >= 1")
+        self.n_mels = int(n_mels)
+        self.n_classes = int(n_classes)
+        self.embedding_dim = int(embedding_dim)
+
+        self.input_bn = nn.BatchNorm2d(1, eps=bn_eps)
+
+        half = (timbral_time_kernel_frames - 1) // 2
+        self.timbral = nn.ModuleList(
+            _FrontEndBranch(
+                timbral_filters, timbral_time_kernel_frames, int(ratio * n_mels), half, half, bn_eps
+            )
+            for ratio in timbral_freq_ratios
+        )
+        # TensorFlow 'same' padding, stride 1: (k-1)//2 before, the rest after
+        self.temporal = nn.ModuleList(
+            _FrontEndBranch(temporal_filters, k, 1, (k - 1) // 2, k - 1 - (k - 1) // 2, bn_eps)
+            for k in temporal_kernel_frames
+        )
+        frontend_channels = timbral_filters * len(timbral_freq_ratios) + temporal_filters * len(
+            temporal_kernel_frames
+        )
+
+        self.midend = nn.ModuleList(
+            _MidEndLayer(frontend_channels if i == 0 else midend_filters, midend_filters, midend_kernel_frames, bn_eps)
+            for i in range(n_midend_layers)
+        )
+        pooled_channels = frontend_channels + n_midend_layers * midend_filters
+
+        self.pool_bn = nn.BatchNorm1d(2 * pooled_channels, eps=bn_eps)
+        self.pool_dropout = nn.Dropout(dropout)
+        self.dense = nn.Linear(2 * pooled_channels, embedding_dim)
+        self.dense_bn = nn.BatchNorm1d(embedding_dim, eps=bn_eps)
+        self.dense_dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(embedding_dim, n_classes)
+
+    def forward(self, mel_patches: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Tag a batch of log-mel patches.
+
+        Parameters
+        ----------
+        mel_patches : torch.Tensor
+            Float32 ``(batch, frames, n_mels)`` log-mel patches as returned by
+            :func:`musicnn_patches` (187 frames = 3 s for the checkpoints;
+            other lengths work, the back-end pools over time).
+
+        Returns
+        -------
+        tag_logits : torch.Tensor
+            ``(batch, n_classes)`` logits; apply ``torch.sigmoid`` for the
+            musicnn tag probabilities.
+        embedding : torch.Tensor
+            ``(batch, embedding_dim)`` penultimate-layer features (after ReLU
+            and batch norm, musicnn's ``penultimate``).
+        """
+        if mel_patches.ndim != 3 or mel_patches.shape[2] != self.n_mels:
+            raise ValueError(
+                f"expected (batch, frames, {self.n_mels}) log-mel patches, got {tuple(mel_patches.shape)}"
+            )
+        x = self.input_bn(mel_patches.unsqueeze(1))  # (B, 1, T, F)
+        branches = [branch(x) for branch in self.timbral] + [branch(x) for branch in self.temporal]
+        frontend = torch.cat(branches, dim=1)  # (B, 561, T)
+
+        features = [frontend]
+        h = frontend
+        for i, layer in enumerate(self.midend):
+            out = layer(h)
+            h = out if i == 0 else out + h
+            features.append(h)
+        feature_map = torch.cat(features, dim=1)  # (B, 753, T)
+
+        # [max_0, mean_0, max_1, mean_1, ...] as TF's flatten of (B, C, 2)
+        pooled = torch.stack((feature_map.amax(dim=2), feature_map.mean(dim=2)), dim=2).flatten(1)
+        pooled = self.pool_dropout(self.pool_bn(pooled))
+        embedding = self.dense_bn(F.relu(self.dense(pooled)))
+        tag_logits = self.classifier(self.dense_dropout(embedding))
+        return tag_logits, embedding
+
+
+# --------------------------------------------------------------------------- #
+# log-mel front end
+# --------------------------------------------------------------------------- #
+def musicnn_log_mel(
+    y: np.ndarray,
+    sr: int = 16000,
+    n_fft: int = 512,
+    hop_length: int = 256,
+    n_mels: int = 96,
+) -> np.ndarray:
+    """musicnn's log-compressed mel spectrogram of a whole signal.
+
+    ``log10(10000 * mel + 1)`` where ``mel`` is the power mel spectrogram of
+    ``librosa.feature.melspectrogram(y, sr, n_fft=512, hop_length=256,
+    n_mels=96)`` as the librosa (0.7) musicnn was trained with computed it:
+    centred frames with the signal *reflect*-padded (librosa >= 0.10 pads with
+    zeros by default, which changes the first and last frame), periodic Hann
+    window, Slaney mel filterbank. Computed in float32 (musicnn's own
+    extractor casts to float16, which overflows under NumPy 2).
+
+    Parameters
+    ----------
+    y : np.ndarray
+        Mono signal, 1-D, already at ``sr`` Hz (16 kHz for the checkpoints).
+    sr : int
+        Sample rate of ``y`` in Hz.
+    n_fft, hop_length : int
+        FFT size and hop between frames, in samples.
+    n_mels : int
+        Mel bands.
+
+    Returns
+    -------
+    np.ndarray
+        ``(1 + len(y) // hop_length, n_mels)`` float32, time-major.
+    """
+    y = np.asarray(y, dtype=np.float32)
+    if y.ndim != 1 or y.size == 0:
+        raise ValueError(f"expected a non-empty mono 1-D signal, got shape {y.shape}")
+    if y.size < n_fft:                           # tile very short input to one frame
+        y = np.resize(y, n_fft)
+    mel = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=n_fft, hop_length=hop_length,
+                                         n_mels=n_mels, pad_mode="reflect")
+    return np.log10(10000.0 * mel + 1.0).T.astype(np.float32)
+
+
+def musicnn_patches(
+    y: np.ndarray,
+    sr: int = 16000,
+    n_fft: int = 512,
+    hop_length: int = 256,
+    n_mels: int = 96,
+    patch_frames: int = 187,
+    patch_hop_frames: int = 187,
+) -> np.ndarray:
+    """Cut a signal into musicnn log-mel input patches.
+
+    The log-mel is :func:`musicnn_log_mel` (``log10(10000 * mel + 1)`` of a
+    librosa power mel spectrogram, 16 kHz, n_fft 512, hop 256,
+    96 Slaney mels).  Patches are taken as in ``musicnn.extractor.batch_data``:
+    starting at frame 0, every ``patch_hop_frames`` frames, keeping only
+    complete patches (trailing frames that do not fill a patch are dropped).
+    With the defaults a 30 s clip (1876 frames) gives 10 non-overlapping 3 s
+    patches.
+
+    A signal shorter than one patch (fewer than ``patch_frames`` spectrogram
+    frames, i.e. under about 2.98 s at 16 kHz) is *repeat-padded*: its
+    spectrogram frames are tiled end to end and cut at ``patch_frames``,
+    giving one patch.  musicnn's own extractor fails on such input; tiling is
+    what musicnn's training code did for short clips (``pad_short =
+    'repeat-pad'`` in both checkpoints' configs).
+
+    Parameters
+    ----------
+    y : np.ndarray
+        Mono float signal, 1-D, already resampled to ``sr`` Hz.
+    sr : int
+        Sample rate of ``y`` in Hz (16000 for the shipped checkpoints).
+    n_fft : int
+        FFT / window size in samples.
+    hop_length : int
+        Hop between spectrogram frames in samples.
+    n_mels : int
+        Mel bands.
+    patch_frames : int
+        Frames per patch (187 = 3 s).
+    patch_hop_frames : int
+        Frames between the starts of consecutive patches (187 = no overlap).
+
+    Returns
+    -------
+    np.ndarray
+        ``(n_patches, patch_frames, n_mels)`` float32, ``n_patches >= 1``.
+    """
+    if patch_frames < 1 or patch_hop_frames < 1:
+        raise ValueError("patch_frames and patch_hop_frames must be positive")
+    log_mel = musicnn_log_mel(y, sr=sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels)
+    n_frames = log_mel.shape[0]
+    if n_frames < patch_frames:
+        reps = -(-patch_frames // n_frames)
+        log_mel = np.tile(log_mel, (reps, 1))[:patch_frames]
+        n_frames = patch_frames
+    starts = range(0, n_frames - patch_frames + 1, patch_hop_frames)
+    return np.ascontiguousarray(np.stack([log_mel[s : s + patch_frames] for s in starts]), dtype=np.float32)
+
+
+# --------------------------------------------------------------------------- #
+# genrescope models
+# --------------------------------------------------------------------------- #
+def _patch_features(y: np.ndarray, rep: dict) -> Features:
+    """Log-mel patches as the network input; each patch coloured as a picture."""
+    patches = musicnn_patches(y, sr=rep["sr"], n_fft=rep["n_fft"], hop_length=rep["hop_length"],
+                              n_mels=rep["n_mels"], patch_frames=rep["patch_frames"],
+                              patch_hop_frames=rep["patch_hop_frames"])
+    hop = rep["patch_hop_frames"]
+    chunks = [(i * hop, i * hop + rep["patch_frames"]) for i in range(len(patches))]
+    spec = np.concatenate([p[:hop] for p in patches[:-1]] + [patches[-1]]).T
+    return Features(
+        inputs=torch.from_numpy(patches),
+        images=[colorize(p.T) for p in patches],
+        spec_db=spec,
+        chunks=chunks,
+        frame_rate_hz=rep["sr"] / rep["hop_length"],
+        kind="mel",
+        row_hz=librosa.mel_frequencies(rep["n_mels"] + 2, fmax=rep["sr"] / 2)[1:-1],
+    )
+
+
+class MusicnnModel(Model):
+    """A musicnn tagger: 50 tags, sigmoid scores (shown as they are)."""
+
+    def __init__(self, config: dict):
+        super().__init__(config)
+        self.rep = config["representation"]
+        self.net = Musicnn(**config.get("network", {}))
+
+    @property
+    def sr(self) -> int:
+        return self.rep["sr"]
+
+    def features(self, y: np.ndarray) -> Features:
+        return _patch_features(y, self.rep)
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.net(inputs)[0]
+
+    def embed(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.net(inputs)[1]
+
+    def weights(self) -> nn.Module:
+        return self.net
+
+
+class MusicnnGenreModel(Model):
+    """The default genre model: the genre tags of several musicnn taggers.
+
+    ``config["components"]`` names the tagger bundles (shipped beside this
+    one); ``config["tag_map"]`` maps each genre id to the component tags it
+    is made of: ``{"rock": {"msd_musicnn": ["rock"], "mtt_musicnn": ["rock"]}}``.
+    A genre's score in a patch is the mean sigmoid probability of its tags;
+    the Classifier averages patches and renormalises over the genres
+    (relative confidence). The embedding is the components' embeddings
+    concatenated (2 x 200 values).
+    """
+
+    def __init__(self, config: dict, components: dict[str, MusicnnModel]):
+        super().__init__(config)
+        self.rep = config["representation"]
+        self.components = nn.ModuleDict(components)
+        for name, comp in components.items():
+            if comp.rep != self.rep:
+                raise ValueError(f"component {name} has another representation")
+            rows = torch.zeros(len(self.labels), len(comp.labels))
+            for i, label in enumerate(self.labels):
+                tags = config["tag_map"][label].get(name, [])
+                for tag in tags:
+                    rows[i, comp.labels.index(tag)] = 1.0
+            self.register_buffer(f"map_{name}", rows, persistent=False)
+        self.register_buffer("n_tags", sum(getattr(self, f"map_{n}").sum(1)
+                                           for n in components), persistent=False)
+
+    @classmethod
+    def from_folder(cls, config: dict, folder: Path, weights: Path) -> "MusicnnGenreModel":
+        from .registry import ASSETS_DIR, read_config
+
+        components = {}
+        for name in config["components"]:
+            sub = folder.parent / name if (folder.parent / name).is_dir() else ASSETS_DIR / name
+            components[name] = MusicnnModel.from_folder(
+                read_config(sub), sub, sub / "model.safetensors")
+        return cls(config, components)
+
+    @property
+    def sr(self) -> int:
+        return self.rep["sr"]
+
+    def features(self, y: np.ndarray) -> Features:
+        return _patch_features(y, self.rep)
+
+    def scores(self, inputs: torch.Tensor) -> torch.Tensor:
+        total = 0
+        for name, comp in self.components.items():
+            total = total + torch.sigmoid(comp(inputs)) @ getattr(self, f"map_{name}").T
+        return total / self.n_tags
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return torch.logit(self.scores(inputs), eps=1e-6)
+
+    def embed(self, inputs: torch.Tensor) -> torch.Tensor:
+        return torch.cat([comp.embed(inputs) for comp in self.components.values()], dim=1)
+
+
+FAMILIES = {"musicnn": MusicnnModel, "musicnn_genres": MusicnnGenreModel}
