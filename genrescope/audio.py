@@ -25,7 +25,7 @@ AUDIO_EXTENSIONS = (
 )
 
 #: Thresholds of the recording-quality warnings.
-SILENCE_RMS = 1e-4            # about -80 dBFS
+SILENCE_RMS = 1e-4            # about -80 dBFS, measured without the DC offset
 CLIP_LEVEL = 0.999
 CLIP_FRACTION = 0.001         # 0.1 % of samples at full scale
 LOW_SR = 16000
@@ -50,6 +50,8 @@ class Audio:
         Where the decoded window starts in the source, in seconds.
     clipped_fraction : float
         Fraction of source samples at or above full scale (before resampling).
+    ac_rms : float
+        RMS of the down-mixed source without its DC offset (before resampling).
     non_finite : int
         Number of NaN or infinite source samples (replaced by 0).
     """
@@ -60,6 +62,7 @@ class Audio:
     source_channels: int = 1
     offset_s: float = 0.0
     clipped_fraction: float = 0.0
+    ac_rms: float = 0.0
     non_finite: int = 0
 
     @property
@@ -189,6 +192,7 @@ def _to_audio(x: np.ndarray, source_sr: int, sr: int, *, offset_s: float, name: 
         x = np.where(bad, np.float32(0), x)
     clipped = float(np.mean(np.abs(x) >= CLIP_LEVEL))
     y = x.mean(axis=0) if x.shape[0] > 1 else x[0]
+    ac_rms = float(np.std(y, dtype=np.float64))
     if source_sr != sr:
         y = soxr.resample(y, source_sr, sr, quality="HQ")
     return Audio(
@@ -198,6 +202,7 @@ def _to_audio(x: np.ndarray, source_sr: int, sr: int, *, offset_s: float, name: 
         source_channels=int(x.shape[0]),
         offset_s=float(offset_s),
         clipped_fraction=clipped,
+        ac_rms=ac_rms,
         non_finite=non_finite,
     )
 
@@ -206,11 +211,10 @@ def quality_warnings(audio: Audio) -> list[AudioWarning]:
     """Warnings about the recording itself: silence, clipping, a low sample
     rate, very short audio and NaN/Inf samples."""
     out = []
-    rms = float(np.sqrt(np.mean(np.square(audio.y, dtype=np.float64)))) if len(audio.y) else 0.0
-    if rms < SILENCE_RMS:
+    if audio.ac_rms < SILENCE_RMS:
         out.append(AudioWarning(
             "silence", "The recording is (almost) silent: the result is meaningless.",
-            {"rms": rms}))
+            {"rms": audio.ac_rms}))
     if audio.clipped_fraction >= CLIP_FRACTION:
         out.append(AudioWarning(
             "clipping",
@@ -261,9 +265,7 @@ def _read_soundfile(path: str, offset_s: float, duration_s: float | None):
                 f.seek(start)
             data = f.read(n, dtype="float32", always_2d=True)
         except (sf.LibsndfileError, RuntimeError) as exc:
-            if f.format in ("MPEG", "OGG"):
-                raise _NotForSoundfile from exc   # let FFmpeg try a damaged stream
-            raise GenrescopeError(f"Could not decode {path}: {exc}") from exc
+            raise _NotForSoundfile from exc       # a damaged stream: FFmpeg keeps what decodes
         return data.T, f.samplerate
 
 

@@ -64,6 +64,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(run=cmd_models)
 
+    p = sub.add_parser("evaluate", help="accuracy, macro-F1 and confusion on labelled files")
+    p.add_argument("data", metavar="DATA", help="folder with one sub-folder per genre, folder "
+                   "of <genre>.<id>.<ext> files, or CSV with a path,label header")
+    _model_args(p)
+    p.add_argument("--map", metavar="FILE", help="JSON label map: dataset label -> list of "
+                   "model labels (needed when the dataset's labels are not the model's)")
+    p.add_argument("--report", metavar="DIR", help="write report.json and confusion.png here")
+    p.add_argument("--duration", type=float, default=30.0, metavar="S",
+                   help="seconds analysed per file (default 30; 0 = whole file)")
+    p.add_argument("--per-file", action="store_true",
+                   help="also print each file's label, prediction and top-3")
+    p.set_defaults(run=cmd_evaluate)
+
     p = sub.add_parser("serve", help="web page and REST API on http://127.0.0.1:7860")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default 127.0.0.1: this machine only)")
@@ -211,6 +224,24 @@ def cmd_models(args) -> int:
         print("\nMissing official checkpoints come from the ccmusic-database 'music_genre' model "
               "repository: put <name>/save.pt into the models directory.")
     return 0
+
+
+def cmd_evaluate(args) -> int:
+    """Exit status 2 when some files could not be classified (as ``classify``)."""
+    from .dataset import list_labelled
+    from .evaluate import evaluate, load_label_map
+
+    items = list_labelled(args.data)
+    label_map = load_label_map(args.map) if args.map else None
+    report = evaluate(_classifier(args), items, label_map, duration_s=args.duration or None,
+                      progress=sys.stderr.isatty())
+    if args.per_file:
+        print(report.files_table())
+    print(report.table(), end="")
+    if args.report:
+        for path in report.save(args.report):
+            print(f"wrote {path}")
+    return EXIT_USER_ERROR if report.failed else 0
 
 
 def cmd_serve(args) -> int:
