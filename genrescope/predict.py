@@ -135,7 +135,7 @@ class Classifier:
     @classmethod
     def load(cls, name: str | os.PathLike | None = None, *,
              models_dir: str | os.PathLike | None = None,
-             device: str | None = None) -> "Classifier":
+             device: str | None = None, precision: str = "auto") -> "Classifier":
         """Load a model by name or folder (default: the shipped default model).
 
         Parameters
@@ -147,12 +147,19 @@ class Classifier:
             ``$GENRESCOPE_MODELS`` or ``./models``).
         device : {"cpu", "cuda"}, optional
             Default: CUDA when torch sees a GPU, else CPU.
+        precision : {"auto", "fp32", "int8"}
+            Numeric precision of the network. ``"auto"`` is float32; ``"int8"``
+            (VGG models on CPU, calibrated at load) is faster but its top-1
+            agreed with float32 on too few clips to be the default (see
+            docs/performance.md).
         """
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise GenrescopeError("--device cuda was asked for, but torch sees no CUDA GPU.")
         entry = resolve(name, models_dir)
-        return cls(load_model(entry, device), device, entry)
+        model = load_model(entry, device)
+        model.set_precision(model.default_precision(device) if precision == "auto" else precision)
+        return cls(model, device, entry)
 
     @property
     def name(self) -> str:

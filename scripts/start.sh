@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Install genrescope into .venv, then classify a clip it generates itself.
+# Install genrescope into .venv, then start the web page and REST API at
+# http://127.0.0.1:7860 on the shipped default model (Ctrl+C stops it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
-clip="$(mktemp -d)/demo_string_chords.wav"
-.venv/bin/python -c "import sys, soundfile; from genrescope.synth import chord; soundfile.write(sys.argv[1], chord(12.0), 22050)" "$clip"
-.venv/bin/genrescope classify "$clip" "$@"
+export GRADIO_ANALYTICS_ENABLED=False
+exec .venv/bin/genrescope serve "$@"

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..errors import GenrescopeError
 from ..features import Features
 from .checkpoint import load_strict, read_state_dict
 from ..labels import Genre, genre
@@ -43,6 +44,7 @@ class Model(nn.Module):
         self.genres: list[Genre] = [genre(k, config.get("label_names")) for k in self.labels]
         self.output = config.get("output", "softmax")
         self.normalise = bool(config.get("normalise", self.output == "softmax"))
+        self.precision = "fp32"
 
     @classmethod
     def from_folder(cls, config: dict, folder: Path, weights: Path) -> "Model":
@@ -51,6 +53,20 @@ class Model(nn.Module):
         load_strict(model.weights(), read_state_dict(weights), weights,
                     what=f"{model.name} ({config['architecture']}, {len(model.labels)} labels)")
         return model
+
+    #: Numeric precisions :meth:`set_precision` accepts (``"fp32"`` always).
+    precisions: tuple = ("fp32",)
+
+    def default_precision(self, device: str) -> str:
+        """The precision ``"auto"`` chooses on ``device``."""
+        return "fp32"
+
+    def set_precision(self, precision: str) -> None:
+        """Switch the network to ``precision`` (one of :attr:`precisions`)."""
+        if precision not in self.precisions:
+            raise GenrescopeError(
+                f"{self.name} runs in {', '.join(self.precisions)}, not {precision}.")
+        self.precision = precision
 
     @property
     def sr(self) -> int:

@@ -1,0 +1,622 @@
+"""``genrescope serve``: one server with the web page at ``/`` and the REST API
+under ``/api/v1`` (OpenAPI docs at ``/docs``).
+
+Both are thin shells over :class:`~genrescope.Classifier`: a :class:`ModelPool`
+on ``app.state`` loads each model once and keeps it. Uploads go to a private
+temporary folder per request and are removed afterwards (unless ``save_dir``).
+Nothing contacts an outside host: analytics, share links, SSR, MCP and the
+run history are off, and Gradio's fonts and scripts are served locally.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import json
+import logging
+import os
+import re
+import shutil
+import signal
+import socket
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Literal
+
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"   # before gradio is imported
+
+import fastapi  # noqa: E402
+from fastapi.exception_handlers import request_validation_exception_handler  # noqa: E402
+from fastapi.exceptions import RequestValidationError  # noqa: E402
+from fastapi.responses import JSONResponse  # noqa: E402
+from pydantic import BaseModel, ConfigDict, Field, ValidationError  # noqa: E402
+from python_multipart.multipart import MultipartParser, parse_options_header  # noqa: E402
+from starlette.concurrency import run_in_threadpool  # noqa: E402
+
+from . import __version__  # noqa: E402
+from .audio import AUDIO_EXTENSIONS  # noqa: E402
+from .errors import GenrescopeError  # noqa: E402
+from .labels import genre  # noqa: E402
+from .models.registry import DEFAULT_MODEL, ModelEntry, find_models, resolve  # noqa: E402
+from .predict import Classifier, Prediction  # noqa: E402
+
+MAX_ANALYSES = 2          # simultaneous analyses (page and API together): bounds memory
+MAX_FIELD_BYTES = 1000    # a form field other than the file
+
+
+class ModelPool:
+    """Models by name, each loaded once on first use and kept.
+
+    Parameters
+    ----------
+    models_dir : str or PathLike, optional
+        Where official checkpoints and user bundles are looked for.
+    device : str, optional
+        Where the networks run (default: CUDA when available).
+    default : str, optional
+        The model used when a request names none (default ``DEFAULT_MODEL``).
+    """
+
+    def __init__(self, models_dir=None, device: str | None = None, default: str | None = None):
+        self.models_dir, self.device = models_dir, device
+        self.default = os.fspath(default) if default else DEFAULT_MODEL
+        self._loaded: dict[str, Classifier] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def entries(self) -> list[ModelEntry]:
+        """Every known model (see :func:`~genrescope.models.registry.find_models`)."""
+        return find_models(self.models_dir)
+
+    def entry(self, name: str | None = None) -> ModelEntry:
+        """The entry of ``name`` (default model when empty); 404 if unknown."""
+        return resolve(name or self.default, self.models_dir)
+
+    def loaded(self) -> list[str]:
+        """Folders of the models loaded so far."""
+        return list(self._loaded)
+
+    def get(self, name: str | None = None) -> Classifier:
+        """The loaded classifier of ``name``, loading it on first use."""
+        entry = self.entry(name)
+        if not entry.available:
+            raise GenrescopeError(entry.reason, status=404)
+        key = str(entry.path.resolve())
+        with self._lock:
+            if key in self._loaded:
+                return self._loaded[key]
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:                                   # one load per model, others wait
+            if key not in self._loaded:
+                clf = Classifier.load(name or self.default, models_dir=self.models_dir,
+                                      device=self.device)
+                with self._lock:
+                    self._loaded[key] = clf
+            return self._loaded[key]
+
+
+class Service:
+    """What the page and the API share: the pool, the analysis limit, folders."""
+
+    def __init__(self, pool: ModelPool, *, max_upload_mb: float, save_dir=None, tmp_dir=None):
+        self.pool = pool
+        self.max_upload_bytes = int(max_upload_mb * 1024 * 1024)
+        self.save_dir = Path(save_dir).expanduser() if save_dir else None
+        self.tmp_dir = os.fspath(tmp_dir) if tmp_dir else None
+        # demo clips; removed at shutdown (or at exit by its finaliser)
+        self.private = tempfile.TemporaryDirectory(prefix="genrescope-web-")
+        self._slots = threading.BoundedSemaphore(MAX_ANALYSES)
+
+    def analyse(self, path, model=None, *, offset_s=0.0, duration_s=30.0, top_k=5) -> Prediction:
+        """Classify one file with the pooled model (blocking; at most MAX_ANALYSES at once)."""
+        clf = self.pool.get(model)
+        with self._slots:
+            return clf.classify(path, offset_s=offset_s, duration_s=duration_s or None,
+                                top_k=top_k)
+
+    def keep(self, path, ext: str, result: dict) -> None:
+        """With ``save_dir``: keep a copy of the upload and its JSON result."""
+        if self.save_dir is None:
+            return
+        self.save_dir.mkdir(parents=True, exist_ok=True)
+        stem = self.save_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        shutil.copyfile(path, stem.with_suffix(ext or ".bin"))
+        stem.with_suffix(".json").write_text(json.dumps(result, ensure_ascii=False, indent=2),
+                                             encoding="utf-8")
+
+
+class ClassifyOptions(BaseModel):
+    """Form fields of ``POST /api/v1/classify`` besides ``file``."""
+
+    model_config = ConfigDict(extra="forbid")
+    model: str | None = Field(None, description="Model name (GET /api/v1/models); "
+                              "default: the server's default model.")
+    top_k: int = Field(5, ge=1, le=100, description="How many genres to return.")
+    offset_s: float = Field(0.0, ge=0, description="Start of the analysed window, seconds.")
+    duration_s: float = Field(30.0, ge=0, description="Seconds to analyse; 0 = whole file.")
+    lang: Literal["en", "zh"] = Field("en", description="Language of the genre names.")
+
+
+def safe_extension(filename: str | None) -> str:
+    """The lower-cased extension of a client's file name if it is a plain one
+    (``.mp3``), else ``""``. The name itself is never used as a path."""
+    ext = os.path.splitext(os.path.basename((filename or "").replace("\\", "/")))[1].lower()
+    return ext if re.fullmatch(r"\.[a-z0-9]{1,8}", ext) else ""
+
+
+class _MultipartUpload:
+    """Stream a multipart body: the ``file`` part straight to ``folder``
+    (counting bytes against ``limit``), the small fields to memory."""
+
+    def __init__(self, folder: Path, limit: int):
+        self.folder, self.limit = folder, limit
+        self.fields: dict[str, str] = {}
+        self.path: Path | None = None
+        self.filename, self.ext, self.size = "", "", 0
+        self._hname = self._hvalue = b""
+        self._headers: dict[bytes, bytes] = {}
+        self._name, self._buf, self._out = "", bytearray(), None
+
+    async def receive(self, request: fastapi.Request) -> None:
+        ctype, params = parse_options_header(request.headers.get("content-type", ""))
+        if ctype != b"multipart/form-data" or b"boundary" not in params:
+            raise GenrescopeError("Send the audio as multipart/form-data in a field named 'file'.")
+        if int(request.headers.get("content-length") or 0) > self.limit + 1024 * 1024:
+            raise self._too_large()
+        parser = MultipartParser(params[b"boundary"], {
+            "on_part_begin": self._part_begin, "on_header_field": self._header_field,
+            "on_header_value": self._header_value, "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished, "on_part_data": self._part_data,
+            "on_part_end": self._part_end})
+        try:
+            async for chunk in request.stream():
+                await run_in_threadpool(parser.write, chunk)    # file writes off the event loop
+            parser.finalize()
+        finally:
+            if self._out:
+                self._out.close()
+        if self.path is None:
+            raise GenrescopeError("No audio: send the file in the form field 'file'.")
+
+    @property
+    def shown_name(self) -> str:
+        """The client's file name, for messages only."""
+        return os.path.basename(self.filename.replace("\\", "/")) or "the upload"
+
+    def _too_large(self) -> GenrescopeError:
+        return GenrescopeError(f"The upload is larger than the limit of "
+                               f"{self.limit / 1024 / 1024:.3g} MB.", status=413)
+
+    def _part_begin(self):
+        self._headers, self._name, self._buf, self._out = {}, "", bytearray(), None
+
+    def _header_field(self, data, start, end):
+        self._hname += data[start:end]
+
+    def _header_value(self, data, start, end):
+        self._hvalue += data[start:end]
+
+    def _header_end(self):
+        self._headers[self._hname.lower()] = self._hvalue
+        self._hname = self._hvalue = b""
+
+    def _headers_finished(self):
+        _, opts = parse_options_header(self._headers.get(b"content-disposition", b""))
+        self._name = opts.get(b"name", b"").decode("utf-8", "replace")
+        if b"filename" in opts:
+            if self._name != "file" or self.path is not None:
+                raise GenrescopeError("Send exactly one file, in the form field 'file'.")
+            self.filename = opts[b"filename"].decode("utf-8", "replace")
+            self.ext = safe_extension(self.filename)
+            self.path = self.folder / f"upload{self.ext}"
+            self._out = open(self.path, "wb")
+
+    def _part_data(self, data, start, end):
+        if self._out is not None:
+            self.size += end - start
+            if self.size > self.limit:
+                raise self._too_large()
+            self._out.write(data[start:end])
+        else:
+            self._buf += data[start:end]
+            if len(self._buf) > MAX_FIELD_BYTES:
+                raise GenrescopeError(f"Form field {self._name!r} is too long.")
+
+    def _part_end(self):
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+        else:
+            self.fields[self._name] = self._buf.decode("utf-8", "replace")
+
+
+def _hide_path(exc: GenrescopeError, path, shown: str) -> GenrescopeError:
+    """``exc`` with the server-side temporary ``path`` replaced by ``shown``."""
+    text = str(exc).replace(os.fspath(path), shown) if path else str(exc)
+    return GenrescopeError(text, status=exc.status)
+
+
+def _options(fields: dict[str, str]) -> ClassifyOptions:
+    try:
+        return ClassifyOptions.model_validate({k: v for k, v in fields.items() if v != ""})
+    except ValidationError as exc:
+        raise GenrescopeError("; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'form'}: {e['msg']}" for e in exc.errors()))
+
+
+def _entry_json(entry: ModelEntry, pool: ModelPool) -> dict:
+    config = entry.config or {}
+    names = config.get("label_names")
+    out = {"name": entry.name, "source": entry.source, "available": entry.available,
+           "default": entry.name == pool.default,
+           "loaded": str(entry.path.resolve()) in pool.loaded(),
+           "display_name": config.get("display_name", entry.name),
+           "labels": [{"label": g.id, "name_en": g.en, "name_zh": g.zh}
+                      for g in (genre(label, names) for label in config.get("labels") or [])]}
+    if not entry.available:
+        out["reason"] = entry.reason
+    return out
+
+
+_ERRORS = {s: {"description": d, "content": {"application/json": {"example": {"error": "..."}}}}
+           for s, d in ((404, "Unknown model, or its weights are missing (the reason says "
+                               "where to put them)"),
+                        (413, "Upload over the size limit"),
+                        (422, "Unreadable or empty audio, or a bad form value"))}
+_FORM_SCHEMA = {"type": "object", "required": ["file"], "properties": {
+    "file": {"type": "string", "format": "binary", "description": "The audio file."},
+    **ClassifyOptions.model_json_schema()["properties"]}}
+
+
+def _api(app: fastapi.FastAPI, service: Service) -> None:
+    """Add the REST API routes and its JSON error handlers to ``app``."""
+
+    @app.exception_handler(GenrescopeError)
+    async def _user_error(request, exc: GenrescopeError):
+        return JSONResponse({"error": str(exc)}, status_code=exc.status)
+
+    @app.exception_handler(Exception)
+    async def _bug(request, exc: Exception):
+        return JSONResponse({"error": f"Internal error ({type(exc).__name__}): {exc}"}, 500)
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(request, exc: RequestValidationError):
+        if not request.url.path.startswith("/api/"):
+            return await request_validation_exception_handler(request, exc)
+        return JSONResponse({"error": "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())}, 422)
+
+    @app.get("/healthz", tags=["service"])
+    async def healthz() -> dict:
+        """Liveness: answers at once, even while analyses run."""
+        return {"status": "ok", "version": __version__, "loaded_models": len(service.pool.loaded())}
+
+    @app.get("/api/v1/models", tags=["api"])
+    async def models() -> list[dict]:
+        """Every known model: ``name``, ``labels``, ``available`` (and ``reason`` if not)."""
+        entries = await run_in_threadpool(service.pool.entries)
+        return [_entry_json(e, service.pool) for e in entries]
+
+    @app.post("/api/v1/classify", tags=["api"], responses=_ERRORS, openapi_extra={
+        "requestBody": {"required": True, "content": {"multipart/form-data": {
+            "schema": _FORM_SCHEMA}}}})
+    async def classify(request: fastapi.Request) -> dict:
+        """Top genres of one uploaded audio file (multipart field ``file``)."""
+        folder = Path(tempfile.mkdtemp(prefix="genrescope-upload-", dir=service.tmp_dir))
+        upload = _MultipartUpload(folder, service.max_upload_bytes)
+        try:
+            await upload.receive(request)
+            opts = _options(upload.fields)
+            if upload.size == 0:
+                raise GenrescopeError("The uploaded file is empty (0 bytes): it holds no audio.")
+            pred = await run_in_threadpool(
+                service.analyse, upload.path, opts.model, offset_s=opts.offset_s,
+                duration_s=opts.duration_s, top_k=opts.top_k)
+            result = pred.to_dict(opts.lang) | {"file": upload.shown_name}
+            await run_in_threadpool(service.keep, upload.path, upload.ext, result)
+            return result
+        except GenrescopeError as exc:
+            raise _hide_path(exc, upload.path, upload.shown_name) from None
+        finally:
+            await run_in_threadpool(shutil.rmtree, folder, True)
+
+
+def _examples(service: Service, examples_dir) -> list[str]:
+    """The user's clips, or demo clips synthesised into the private folder."""
+    if examples_dir:
+        folder = Path(examples_dir).expanduser()
+        if not folder.is_dir():
+            raise GenrescopeError(f"--examples {folder}: no such folder.", status=404)
+        return sorted(str(p.resolve()) for p in folder.iterdir()
+                      if p.suffix.lower() in AUDIO_EXTENSIONS)[:24]
+    import soundfile as sf
+
+    from .synth import DEMOS
+
+    files = []
+    for name, make in DEMOS.items():
+        path = Path(service.private.name) / f"{name}.wav"
+        sf.write(path, make(20.0, 22050), 22050, subtype="PCM_16")
+        files.append(str(path))
+    return files
+
+
+TEXT = {
+    "en": dict(
+        intro="## genrescope\nRecord or upload music: the five most likely genres appear at "
+              "once. Everything runs on this computer.",
+        lang="Language / 语言", audio="Music: record with the microphone, or upload a file",
+        run="Analyse", model="Model", missing="weights missing", seconds="Seconds to analyse",
+        whole="whole file", offset="Start at (seconds)", top="Top 5 genres",
+        spectrogram="Show spectrogram", examples="Example clips (one click)",
+        timings="Analysis took {total:.2f} s: decode {decode:.2f} s, features {features:.2f} "
+                "s, network {network:.2f} s (model {model}).",
+        error="**Error:** {0}"),
+    "zh": dict(
+        intro="## genrescope 音乐流派识别\n录音或上传音乐，立即显示最可能的五种流派。全部在本机运行。",
+        lang="Language / 语言", audio="音乐：用麦克风录音，或上传文件", run="分析", model="模型",
+        missing="缺少权重文件", seconds="分析时长（秒）", whole="整个文件", offset="起始位置（秒）",
+        top="最可能的五种流派", spectrogram="显示频谱图", examples="示例音频（单击即可）",
+        timings="分析用时 {total:.2f} 秒：解码 {decode:.2f} 秒，特征 {features:.2f} 秒，"
+                "网络 {network:.2f} 秒（模型 {model}）。",
+        error="**错误：** {0}"),
+}
+WARNINGS_ZH = {
+    "silence": "录音（几乎）无声：结果没有意义。",
+    "clipping": "{clipped_fraction:.1%} 的采样被削波（满幅）：录音失真，请降低输入音量。",
+    "low_sample_rate": "采样率只有 {source_sr} Hz：缺少高频，结果不太可靠。",
+    "short": "只有 {duration_s:.1f} 秒音频：更长的录音（最好 10–30 秒）结果更可靠。",
+    "non_finite": "{count} 个采样为 NaN 或无穷大，已置为 0。",
+    "ambiguous": "最可能的流派只有 {top_probability:.0%}：模型不确定，答案可能是其中几种之一。",
+}
+DEMO_NAMES = {"string_chords": ("string chords", "弦乐和弦"),
+              "drum_groove": ("drum groove", "鼓点律动"), "sine_sweep": ("sine sweep", "正弦扫频")}
+
+
+def _summary(pred: Prediction) -> dict:
+    """What the page keeps of a prediction to redraw it in another language."""
+    return {"model": pred.model, "timings": dict(pred.timings),
+            "top": [(g.name("en"), g.name("zh"), g.probability) for g in pred.top],
+            "warnings": [(w.code, w.message, dict(w.details)) for w in pred.warnings]}
+
+
+def _render(state: dict, lang: str) -> tuple:
+    """(bars, notes, timings) of a :func:`_summary` (or ``{"error": ...}``) in ``lang``."""
+    t = TEXT[lang]
+    if "error" in state:
+        return None, t["error"].format(state["error"]), ""
+    if not state:
+        return None, "", ""
+    bars = {(zh if lang == "zh" else en): p for en, zh, p in state["top"]}
+    notes = []
+    for code, message, details in state["warnings"]:
+        with contextlib.suppress(KeyError, ValueError):
+            message = WARNINGS_ZH[code].format(**details) if lang == "zh" else message
+        notes.append(f"- ⚠️ {message}")
+    return bars, "\n".join(notes), t["timings"].format(model=state["model"], **state["timings"])
+
+
+def _page(service: Service, examples: list[str]):
+    """The Gradio page: a thin shell over ``service`` (see module docstring)."""
+    import gradio as gr
+
+    from .plot import figure_to_array, spectrogram_figure
+
+    pool = service.pool
+    names = [e.name for e in pool.entries()]
+    try:
+        initial = pool.entry()
+        initial_value = initial.name if initial.name in names else pool.default
+        extra = [] if initial.name in names else [(initial.name, pool.default)]
+    except GenrescopeError:                       # default model unknown: first usable one
+        initial_value = next((e.name for e in pool.entries() if e.available), names[0])
+        extra = []
+
+    def model_choices(lang):
+        mark = TEXT[lang]["missing"]
+        return extra + [(e.name if e.available else f"{e.name}  ✗ {mark}", e.name)
+                        for e in pool.entries()]
+
+    def example_labels(lang):
+        return [DEMO_NAMES.get(Path(p).stem, (Path(p).stem,) * 2)[lang == "zh"] for p in examples]
+
+    def seconds_choices(lang):
+        return [("10", 10), ("30", 30), ("60", 60), (TEXT[lang]["whole"], 0)]
+
+    def analyse(audio, model, seconds, offset, show_spectrogram, lang):
+        state, image = {}, None
+        try:
+            entry = pool.entry(model)
+            if not entry.available:
+                raise GenrescopeError(entry.reason, status=404)
+            if not audio:
+                pool.get(model)                   # load it now: the first analysis is quicker
+            else:
+                pred = service.analyse(audio, model, offset_s=float(offset or 0),
+                                       duration_s=float(seconds or 0))
+                service.keep(audio, safe_extension(audio), pred.to_dict(lang))
+                state = _summary(pred)
+                if show_spectrogram:              # ~1 s for 30 s of audio: only on demand
+                    image = figure_to_array(spectrogram_figure(pred))
+        except GenrescopeError as exc:
+            state = {"error": str(_hide_path(exc, audio, Path(audio or "").name))}
+        return (*_render(state, lang), image, state)
+
+    def relabel(lang, model, state):
+        t = TEXT[lang]
+        bars, notes, timings = _render(state or {}, lang)
+        return (t["intro"], gr.update(label=t["lang"]), gr.update(label=t["audio"]), t["run"],
+                gr.update(label=t["model"], choices=model_choices(lang), value=model),
+                gr.update(label=t["seconds"], choices=seconds_choices(lang)),
+                gr.update(label=t["offset"]), gr.update(label=t["spectrogram"]),
+                gr.update(label=t["examples"], sample_labels=example_labels(lang)),
+                gr.update(label=t["top"], value=bars), notes, timings)
+
+    t = TEXT["en"]
+    with gr.Blocks(title="genrescope", analytics_enabled=False,
+                   delete_cache=(600, 1800)) as blocks:
+        with gr.Row(equal_height=True):
+            intro = gr.Markdown(t["intro"])
+            lang = gr.Radio([("English", "en"), ("中文", "zh")], value="en", label=t["lang"],
+                            scale=0, min_width=220, elem_id="lang")
+        with gr.Row():
+            with gr.Column():
+                audio = gr.Audio(sources=["microphone", "upload"], type="filepath",
+                                 label=t["audio"], elem_id="audio")
+                run = gr.Button(t["run"], variant="primary", elem_id="run")
+                model = gr.Dropdown(model_choices("en"), value=initial_value, label=t["model"],
+                                    elem_id="model")
+                with gr.Row():
+                    seconds = gr.Radio(seconds_choices("en"), value=30, label=t["seconds"],
+                                       elem_id="seconds")
+                    offset = gr.Number(0, minimum=0, label=t["offset"], elem_id="offset")
+                examples_box = gr.Examples(
+                    [[p] for p in examples], inputs=[audio], label=t["examples"],
+                    example_labels=example_labels("en")
+                ).dataset if examples else gr.Markdown(visible=False)
+            with gr.Column():
+                top = gr.Label(num_top_classes=5, label=t["top"], elem_id="top")
+                notes = gr.Markdown(elem_id="notes")
+                timings = gr.Markdown(elem_id="timings")
+                spectrogram = gr.Checkbox(False, label=t["spectrogram"], elem_id="show-spectrogram")
+        image = gr.Image(type="numpy", format="png", show_label=False, interactive=False,
+                         visible=False, elem_id="spectrogram")
+        state = gr.State({})
+
+        ins = [audio, model, seconds, offset, spectrogram, lang]
+        outs = [top, notes, timings, image, state]
+        audio.change(analyse, ins, outs, api_name="classify", concurrency_id="analysis",
+                     concurrency_limit=MAX_ANALYSES)
+        for trigger in (run.click, model.change, seconds.change, offset.submit):
+            trigger(analyse, ins, outs, api_visibility="private", concurrency_id="analysis")
+        spectrogram.change(lambda show: gr.update(visible=show), spectrogram, image,
+                           api_visibility="private", queue=False).then(
+            analyse, ins, outs, api_visibility="private", concurrency_id="analysis")
+        lang.change(relabel, [lang, model, state],
+                    [intro, lang, audio, run, model, seconds, offset, spectrogram, examples_box,
+                     top, notes, timings], api_visibility="private", queue=False)
+    return blocks
+
+
+def create_app(models_dir=None, model=None, examples_dir=None, max_upload_mb=100,
+               save_dir=None, device=None, *, tmp_dir=None) -> fastapi.FastAPI:
+    """Build the server: the Gradio page at ``/``, the API under ``/api/v1``.
+
+    Parameters
+    ----------
+    models_dir : str or PathLike, optional
+        Official checkpoints and user bundles (default ``$GENRESCOPE_MODELS``
+        or ``./models``).
+    model : str, optional
+        Default model of the API and the page (default ``DEFAULT_MODEL``).
+    examples_dir : str or PathLike, optional
+        Folder of example clips; default: demo clips synthesised at start-up.
+    max_upload_mb : float
+        Largest upload the API accepts (413 above).
+    save_dir : str or PathLike, optional
+        Keep every upload and its JSON result here; default: nothing is kept.
+    device : {"cpu", "cuda"}, optional
+        Where the networks run (default: CUDA when available).
+    tmp_dir : str or PathLike, optional
+        Parent of the per-request upload folders (default: the system's).
+
+    Returns
+    -------
+    fastapi.FastAPI
+        ``app.state.service`` is the :class:`Service`, ``app.state.pool`` its
+        :class:`ModelPool`.
+    """
+    import gradio as gr
+
+    pool = ModelPool(models_dir, device, model)
+    service = Service(pool, max_upload_mb=max_upload_mb, save_dir=save_dir, tmp_dir=tmp_dir)
+    examples = _examples(service, examples_dir)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        service.private.cleanup()
+
+    app = fastapi.FastAPI(title="genrescope", version=__version__, lifespan=lifespan,
+                          description="Offline music-genre classifier. See docs/api.md.")
+    app.state.service, app.state.pool = service, pool
+    _api(app, service)
+    blocks = _page(service, examples)
+    allowed = [str(Path(p).parent) for p in examples]
+    return gr.mount_gradio_app(
+        app, blocks, path="/", footer_links=["api"], run_history=False, ssr_mode=False,
+        mcp_server=False, pwa=False, allowed_paths=sorted(set(allowed)),
+        max_file_size=service.max_upload_bytes, show_error=True)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(host: str = "127.0.0.1", port: int = 7860, models_dir=None, model=None,
+          examples_dir=None, max_upload_mb: float = 100, save_dir=None, device=None) -> None:
+    """Run the page and API with uvicorn until interrupted (see :func:`create_app`).
+
+    Raises
+    ------
+    GenrescopeError
+        The port is taken, or ``examples_dir`` does not exist.
+    """
+    import uvicorn
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:
+        try:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+        except OSError as exc:
+            raise GenrescopeError(f"Cannot listen on {host}:{port} ({exc.strerror}): "
+                                  "pick another port with --port.") from exc
+    with tempfile.TemporaryDirectory(prefix="genrescope-gradio-") as cache:
+        os.environ.setdefault("GRADIO_TEMP_DIR", cache)   # the page's uploads: removed at exit
+        app = create_app(models_dir, model, examples_dir, max_upload_mb, save_dir, device)
+        try:
+            name = app.state.pool.entry().name
+            print(f"genrescope: loading model {name} ...", flush=True)
+            app.state.pool.get()
+        except GenrescopeError as exc:
+            print(f"genrescope: warning: the default model cannot be used yet: {exc}", flush=True)
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host   # a wildcard address
+        base = f"http://{f'[{shown}]' if ':' in shown else shown}:{port}"
+        print(f"genrescope: page {base}/  API {base}/api/v1  docs {base}/docs", flush=True)
+        if not is_loopback(host):
+            print(f"genrescope: NOTE: listening on {host}: the page and the API are reachable "
+                  "from other machines on the network. Use --host 127.0.0.1 to keep them "
+                  "on this computer.", flush=True)
+        # Open pages keep a stream open; stop waiting for them 3 s after Ctrl+C, quietly.
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                timeout_graceful_shutdown=3)
+        logging.getLogger("uvicorn.error").addFilter(_quiet_shutdown)
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _terminated) if main else None
+        try:                       # uvicorn re-raises SIGTERM after shutdown: clean up first
+            uvicorn.Server(config).run()
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+
+
+def _terminated(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def _quiet_shutdown(record: logging.LogRecord) -> bool:
+    """Drop the tracebacks of page streams cancelled at shutdown."""
+    exc = record.exc_info[1] if record.exc_info else None
+    return not (isinstance(exc, asyncio.CancelledError)
+                or "graceful shutdown exceeded" in record.getMessage())

@@ -1,0 +1,246 @@
+"""The web page in a real browser: ``genrescope serve`` in a subprocess,
+driven by Debian Chromium through Playwright (headless, fake microphone).
+
+Every request the page makes to a host other than the local server is
+blocked and makes the test fail: the page must work offline.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import soundfile as sf
+
+from genrescope.labels import CCMUSIC_GENRES
+from genrescope.synth import chord
+
+CHROMIUM = "/usr/bin/chromium"
+MODEL = "vgg19_bn_cqt"
+REPO = Path(__file__).resolve().parents[1]
+TIMEOUT_MS = 60_000
+ZH_NAMES = {g.zh for g in CCMUSIC_GENRES}
+EN_NAMES = {g.en for g in CCMUSIC_GENRES}
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(official_models_dir, tmp_path_factory):
+    """``genrescope serve`` on a free loopback port; its TMPDIR must be
+    clean again after it stops."""
+    tmp = tmp_path_factory.mktemp("server-tmp")
+    port = _free_port()
+    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", TMPDIR=str(tmp))
+    env.pop("GRADIO_TEMP_DIR", None)
+    log = open(tmp.parent / "server.log", "w+")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "genrescope.cli", "serve", "--port", str(port),
+         "--models-dir", str(official_models_dir), "--model", MODEL, "--device", "cpu"],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))   # no proxy
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                with direct.open(base + "/healthz", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.seek(0)
+                pytest.fail(f"genrescope serve did not start:\n{log.read()[-3000:]}")
+            time.sleep(0.5)
+        yield base
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+        log.seek(0)
+        output = log.read()
+        log.close()
+    assert "page http://127.0.0.1:" in output
+    assert "other machines" not in output            # loopback: no such note
+    left = [p.name for p in tmp.iterdir() if p.name.startswith("genrescope-")]
+    assert left == [], f"temporary folders left after exit: {left}"
+
+
+@pytest.fixture(scope="module")
+def fake_mic(tmp_path_factory) -> Path:
+    """What Chromium's fake microphone plays: 16-bit PCM WAV at 48 kHz."""
+    path = tmp_path_factory.mktemp("mic") / "mic.wav"
+    sf.write(path, chord(10.0, 48000), 48000, subtype="PCM_16")
+    return path
+
+
+@pytest.fixture(scope="module")
+def upload_clip(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("upload") / "chords.wav"
+    sf.write(path, chord(12.0, 22050, root_hz=196.0), 22050, subtype="PCM_16")
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser(fake_mic):
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium "
+                    "(apt-get install chromium) to run the browser tests")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, timeout=TIMEOUT_MS, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run",
+            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={fake_mic}"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    """A fresh page on the server; outside requests are blocked and fail the test."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1000},
+                                  permissions=["microphone"])
+    context.set_default_timeout(TIMEOUT_MS)
+    outside = []
+
+    def guard(route):
+        host = urlsplit(route.request.url).hostname
+        if route.request.url.startswith(("data:", "blob:")) or host in ("127.0.0.1", None):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", guard)
+    pg = context.new_page()
+    pg.goto(server + "/", wait_until="load")
+    pg.wait_for_selector("#audio")
+    yield pg
+    context.close()
+    assert outside == [], f"the page contacted outside hosts: {outside}"
+
+
+def top5(pg, names=EN_NAMES) -> list[tuple[str, float]]:
+    """Wait for five bars whose names are in ``names``; return (name, percent)."""
+    pg.wait_for_function(
+        """names => {
+            const rows = [...document.querySelectorAll('#top .confidence-set')];
+            return rows.length === 5 && rows.every(r =>
+                names.includes(r.querySelector('dt').innerText.trim()) &&
+                /%$/.test(r.querySelector('dd').innerText.trim()));
+        }""", arg=sorted(names), timeout=TIMEOUT_MS)
+    rows = []
+    for row in pg.locator("#top .confidence-set").all():
+        name = row.locator("dt").inner_text().strip()
+        pct = row.locator("dd").inner_text().strip()
+        assert re.fullmatch(r"\d+(\.\d+)?%", pct), pct
+        rows.append((name, float(pct[:-1])))
+    return rows
+
+
+def upload(pg, path: Path) -> None:
+    pg.click("#audio button[aria-label='Upload file']")
+    pg.set_input_files("#audio input[type=file]", str(path))
+
+
+@pytest.mark.browser
+def test_upload_shows_top5(page, upload_clip):
+    upload(page, upload_clip)                       # no button: the upload starts it
+    rows = top5(page)
+    assert len({n for n, _ in rows}) == 5
+    assert [p for _, p in rows] == sorted((p for _, p in rows), reverse=True)
+    assert "Analysis took" in page.inner_text("#timings")
+    notes = page.inner_text("#notes")                # random weights: always unsure
+    assert "unsure" in notes
+
+
+@pytest.mark.browser
+def test_microphone_recording(page):
+    page.click("#audio button.record-button")
+    page.wait_for_timeout(4000)
+    page.click("#audio button.stop-button")
+    assert len(top5(page)) == 5
+    notes = page.inner_text("#notes")
+    assert "silent" not in notes, "the fake microphone delivered silence"
+    assert re.search(r"network \d", page.inner_text("#timings"))
+
+
+@pytest.mark.browser
+def test_language_switch(page, upload_clip):
+    upload(page, upload_clip)
+    top5(page)
+    page.click("#lang label:has-text('中文')")
+    rows = top5(page, ZH_NAMES)
+    assert all(name in ZH_NAMES for name, _ in rows)
+    assert "音乐" in page.inner_text("#audio")          # the page's own labels too
+    assert "模型" in page.inner_text("#model")
+    assert "分析用时" in page.inner_text("#timings")
+
+
+@pytest.mark.browser
+def test_example_click_and_missing_model(page):
+    page.click("text=drum groove")
+    assert len(top5(page)) == 5
+    page.click("#model input")
+    page.click("[role=option]:has-text('vgg16_bn_cqt')")
+    page.wait_for_function("document.querySelector('#notes').innerText.includes('save.pt')",
+                           timeout=TIMEOUT_MS)
+    assert "vgg16_bn_cqt" in page.inner_text("#notes")
+
+
+@pytest.mark.browser
+def test_screenshot(page, upload_clip):
+    upload(page, upload_clip)
+    top5(page)
+    page.click("#show-spectrogram input")           # re-runs the analysis, with the picture
+    page.wait_for_selector("#spectrogram img", state="visible")
+    page.wait_for_function("document.querySelector('#spectrogram img').complete")
+    top5(page)
+    out = REPO / "test-artifacts" / "web-result.png"
+    out.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(out), full_page=True)
+    assert out.stat().st_size > 50_000
+
+
+def test_gradio_client(server, upload_clip, tmp_path):
+    gradio_client = pytest.importorskip("gradio_client")
+    client = gradio_client.Client(server + "/", verbose=False, download_files=str(tmp_path))
+    bars, notes, timings, image = client.predict(
+        gradio_client.handle_file(str(upload_clip)), MODEL, 30, 0, True, "zh",
+        api_name="/classify")
+    assert len(bars["confidences"]) == 5
+    assert all(c["label"] in ZH_NAMES for c in bars["confidences"])
+    assert "分析用时" in timings
+    assert image and Path(image).is_file()
+
+
+def test_api_on_real_server(server, upload_clip):
+    """The REST API on a real socket, beside the page."""
+    import httpx
+
+    with open(upload_clip, "rb") as f:
+        r = httpx.post(server + "/api/v1/classify", files={"file": ("a.wav", f)},
+                       data={"model": MODEL}, timeout=120, trust_env=False)
+    assert r.status_code == 200, r.text
+    assert len(r.json()["top"]) == 5
