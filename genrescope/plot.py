@@ -14,10 +14,19 @@ from PIL import Image
 from .predict import Prediction
 
 
+#: Above this many chunks the figure shows one strip with chunk boundaries.
+MAX_PANELS = 3
+
+
 def spectrogram_figure(prediction: Prediction, *, title: str | None = None,
                        width_in: float = 10.0):
-    """One panel per analysed chunk: the model's picture, time in seconds on
-    x, pitch (note names for CQT, Hz for mel) on y.
+    """What the model analysed, time in seconds on x, pitch (note names for
+    CQT, Hz for mel) on y.
+
+    Up to :data:`MAX_PANELS` chunks (the 11.4 s CQT images): one panel per
+    chunk, each exactly the model's picture. More chunks (musicnn's 3 s
+    patches): one strip of the whole analysed spectrogram, chunk boundaries
+    dashed, each chunk's own top genre written above it.
 
     Returns
     -------
@@ -25,25 +34,38 @@ def spectrogram_figure(prediction: Prediction, *, title: str | None = None,
     """
     from matplotlib.figure import Figure
 
+    from .features import colorize
+
     features = prediction.features
-    spec = features.spec_db
-    n_panels = max(1, len(features.images))
-    fig = Figure(figsize=(width_in, 2.6 * n_panels + 0.6), layout="constrained")
-    axes = fig.subplots(n_panels, 1, squeeze=False)[:, 0]
+    n_rows = features.spec_db.shape[0]
+    seconds = lambda frame: prediction.audio.offset_s + frame / features.frame_rate_hz
+    chunks = features.chunks or [(0, features.spec_db.shape[1])]
+    strip = len(features.images) > MAX_PANELS
+    panels = [(colorize(features.spec_db), chunks)] if strip else \
+        [(image, [chunk]) for image, chunk in zip(features.images, chunks)]
+    fig = Figure(figsize=(width_in, 2.6 * len(panels) + 0.6), layout="constrained")
+    axes = fig.subplots(len(panels), 1, squeeze=False)[:, 0]
     ticks, tick_labels, y_label = _pitch_axis(prediction)
-    for i, (ax, image) in enumerate(zip(axes, features.images)):
-        a, b = features.chunks[i] if i < len(features.chunks) else (0, spec.shape[1])
-        t0 = prediction.audio.offset_s + a / features.frame_rate_hz
-        t1 = prediction.audio.offset_s + b / features.frame_rate_hz
-        ax.imshow(image, aspect="auto", extent=(t0, t1, 0, spec.shape[0]),
-                  interpolation="nearest")
+    first = 0
+    for ax, (image, spans) in zip(axes, panels):
+        start, stop = (0, features.spec_db.shape[1]) if strip else spans[0]
+        ax.imshow(image, aspect="auto", interpolation="nearest",
+                  extent=(seconds(start), seconds(stop), 0, n_rows))
         ax.set_yticks(ticks, tick_labels)
         ax.set_ylabel(y_label)
-        scores = prediction.chunk_probabilities[i]
-        best = int(np.argmax(scores))
-        ax.set_title(f"chunk {i + 1}: {t0:.1f}-{t1:.1f} s", fontsize=9, loc="left")
-        ax.set_title(f"this chunk: {prediction.genres[best].en} {scores[best]:.0%}",
-                     fontsize=9, loc="right")
+        for i, (a, b) in enumerate(spans, start=first):
+            scores = prediction.chunk_probabilities[i]
+            best = int(np.argmax(scores))
+            label = f"{prediction.genres[best].en} {scores[best]:.0%}"
+            if strip:
+                ax.axvline(seconds(a), color="white", lw=0.8, ls="--")
+                ax.text((seconds(a) + seconds(b)) / 2, n_rows * 1.01, label, ha="center",
+                        va="bottom", fontsize=7, rotation=20)
+            else:
+                ax.set_title(f"chunk {i + 1}: {seconds(a):.1f}-{seconds(b):.1f} s",
+                             fontsize=9, loc="left")
+                ax.set_title(f"this chunk: {label}", fontsize=9, loc="right")
+        first += len(spans)
     axes[-1].set_xlabel("Time (s)")
     if title:
         fig.suptitle(title)
