@@ -80,7 +80,9 @@ class VggImageModel(Model):
     def __init__(self, config: dict):
         super().__init__(config)
         self.spec = ImageSpec.from_dict(config.get("representation", {}))
-        self.net = VGG(config["architecture"], num_classes=len(self.labels))
+        # channels-last: oneDNN's faster convolution layout on CPU (same results)
+        self.net = VGG(config["architecture"], num_classes=len(self.labels)).to(
+            memory_format=torch.channels_last)
         self.int8: nn.Module | None = None
 
     @property
@@ -116,7 +118,7 @@ class VggImageModel(Model):
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         if self.int8 is not None and not self.training:
             return self.int8(inputs)
-        return self.net(inputs)
+        return self.net(inputs.contiguous(memory_format=torch.channels_last))
 
     def embed(self, inputs: torch.Tensor) -> torch.Tensor:
         """Activations before the last linear layer (N, l1; 100 for 16 classes)."""
