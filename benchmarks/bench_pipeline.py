@@ -100,10 +100,73 @@ def official_request(path: Path, models_dir: Path) -> dict:
             "total": t4 - t0}
 
 
+def cold_starts(files: dict, vgg_dir: Path) -> list[tuple[str, float]]:
+    """Seconds from starting a process to its answer: ``classify`` and ``serve``."""
+    import socket
+    import subprocess
+
+    import httpx
+
+    exe = str(Path(sys.executable).with_name("genrescope"))
+    out = []
+    for model in ("musicnn_genres", "vgg19_bn_cqt"):
+        t = time.perf_counter()
+        subprocess.run([exe, "classify", str(files["30s.mp3"]), "--model", model,
+                        "--models-dir", str(vgg_dir)], check=True, capture_output=True)
+        out.append((f"`genrescope classify` 30 s MP3, {model}", time.perf_counter() - t))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    t = time.perf_counter()
+    server = subprocess.Popen([exe, "serve", "--port", str(port)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        while time.perf_counter() - t < 180:
+            try:
+                with open(files["30s.mp3"], "rb") as f:
+                    r = httpx.post(f"http://127.0.0.1:{port}/api/v1/classify",
+                                   files={"file": ("30s.mp3", f)}, timeout=60)
+                if r.status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        out.append(("`genrescope serve` start to first API answer (default model)",
+                    time.perf_counter() - t))
+    finally:
+        server.terminate()
+        server.wait(10)
+    return out
+
+
+def batch_throughput(n_files: int = 40) -> str:
+    """``genrescope classify FOLDER`` over n files: seconds of audio per second."""
+    import subprocess
+
+    import soundfile
+
+    clips = sorted((SHARED.parent / "gtzan-mini").glob("*.wav"))[:n_files]
+    if len(clips) < n_files:
+        return "batch throughput: skipped (../shared/data/gtzan-mini not found)"
+    folder = Path(tempfile.mkdtemp(prefix="genrescope-batch-"))
+    for c in clips:
+        (folder / c.name).symlink_to(c)
+    audio_s = sum(soundfile.info(c).duration for c in clips)
+    exe = str(Path(sys.executable).with_name("genrescope"))
+    t = time.perf_counter()
+    subprocess.run([exe, "classify", str(folder), "--format", "json"], check=True,
+                   capture_output=True)
+    wall = time.perf_counter() - t
+    return (f"batch: `genrescope classify FOLDER` on {n_files} gtzan-mini files "
+            f"({audio_s:.0f} s of audio, default model): {wall:.1f} s wall = "
+            f"{audio_s / wall:.1f} s of audio per second (process start included)")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", help="also write the raw figures here")
+    parser.add_argument("--no-cold", action="store_true",
+                        help="skip cold starts and batch throughput (subprocesses)")
     args = parser.parse_args(argv)
 
     from genrescope import Classifier
@@ -158,6 +221,11 @@ def main(argv=None) -> int:
         t = runs[(model, "4min.wav", None)]
         total = float(np.median([x["total"] for x in t]))
         print(f"{model}: whole 4 min WAV in {total:.2f} s = {240 / total:.0f}x real time")
+    if not args.no_cold:
+        print("\n| cold start (new process) | seconds |\n|---|---|")
+        for label, seconds in cold_starts(files, vgg_dir):
+            print(f"| {label} | {seconds:.2f} |")
+        print("\n" + batch_throughput())
     if args.json:
         Path(args.json).write_text(json.dumps({
             "inputs": origin, "vgg": vgg_origin, "loads": loads, "baseline": baseline,

@@ -169,3 +169,19 @@ def test_user_bundle_with_safetensors(tmp_path):
     assert names["a_b"] == ("Alpha beta", "阿尔法") and names["c"] == ("C", "C")
     assert pred.features.kind == "mel"
     assert set(PLANS) >= {"vgg11_bn"}
+
+
+def test_int8_option(official_models_dir):
+    from genrescope.models.quantize import int8_supported
+
+    if not int8_supported():
+        pytest.skip("this torch build has no x86 int8 engine")
+    clf = Classifier.load("vgg19_bn_cqt", models_dir=official_models_dir, precision="int8")
+    assert clf.model.precision == "int8"
+    assert any("quantized" in type(m).__module__ for m in clf.model.int8.modules())
+    pred = clf.classify(0.5 * chord(15.0) + 0.5 * groove(15.0), sr=22050)
+    assert np.isfinite(pred.chunk_probabilities).all()
+    np.testing.assert_allclose(pred.chunk_probabilities.sum(axis=1), 1.0, atol=1e-4)
+    with pytest.raises(GenrescopeError, match="runs in fp32, not int8"):
+        Classifier.load("musicnn_genres", precision="int8")
+    assert Classifier.load("vgg19_bn_cqt", models_dir=official_models_dir).model.precision == "fp32"
