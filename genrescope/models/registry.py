@@ -160,9 +160,13 @@ def model_family(architecture: str, where: Path | str = "config.json") -> type[M
         from . import musicnn
 
         return musicnn.FAMILIES[architecture]
+    if architecture == "embedding_head":
+        from . import head
+
+        return head.EmbeddingHeadModel
     raise GenrescopeError(
         f"{where}: unknown architecture {architecture!r}; known: "
-        f"{', '.join([*vgg.PLANS, 'musicnn', 'musicnn_genres'])}.")
+        f"{', '.join([*vgg.PLANS, 'musicnn', 'musicnn_genres', 'embedding_head'])}.")
 
 
 def read_config(folder: Path) -> dict:

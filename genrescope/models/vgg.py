@@ -27,17 +27,21 @@ PLANS = {
 FEATURES_OUT = 512 * 7 * 7                       # 25088
 
 
-def ccmusic_head(in_features: int, num_classes: int) -> nn.Sequential:
+def ccmusic_head(in_features: int, num_classes: int, widths=None) -> nn.Sequential:
     """The classifier the ccmusic-database models put on a backbone.
 
     ``q = (in_features / num_classes) ** 0.25`` and three hidden widths
     ``l1 = int(q * C)``, ``l2 = int(q * l1)``, ``l3 = int(q * l2)``; for
-    25088 -> 16 they are 100, 629 and 3958.
+    25088 -> 16 they are 100, 629 and 3958. ``widths`` = (l3, l2, l1) keeps
+    the hidden widths of a head fine-tuned to another label count.
     """
-    q = (in_features / num_classes) ** 0.25
-    l1 = int(q * num_classes)
-    l2 = int(q * l1)
-    l3 = int(q * l2)
+    if widths:                                   # (l3, l2, l1) of a fine-tuned head
+        l3, l2, l1 = widths
+    else:
+        q = (in_features / num_classes) ** 0.25
+        l1 = int(q * num_classes)
+        l2 = int(q * l1)
+        l3 = int(q * l2)
     return nn.Sequential(
         nn.Dropout(), nn.Linear(in_features, l3), nn.ReLU(inplace=True),
         nn.Dropout(), nn.Linear(l3, l2), nn.ReLU(inplace=True),
@@ -49,7 +53,7 @@ def ccmusic_head(in_features: int, num_classes: int) -> nn.Sequential:
 class VGG(nn.Module):
     """torchvision's VGG layout: ``features``, ``avgpool``, ``classifier``."""
 
-    def __init__(self, arch: str = "vgg19_bn", num_classes: int = 16):
+    def __init__(self, arch: str = "vgg19_bn", num_classes: int = 16, head_widths=None):
         super().__init__()
         if arch not in PLANS:
             raise ValueError(f"unknown VGG variant {arch!r}; known: {', '.join(PLANS)}")
@@ -64,7 +68,7 @@ class VGG(nn.Module):
                 channels = item
         self.features = nn.Sequential(*layers)
         self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
-        self.classifier = ccmusic_head(FEATURES_OUT, num_classes)
+        self.classifier = ccmusic_head(FEATURES_OUT, num_classes, head_widths)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.embed_input(x))
@@ -81,7 +85,8 @@ class VggImageModel(Model):
         super().__init__(config)
         self.spec = ImageSpec.from_dict(config.get("representation", {}))
         # channels-last: oneDNN's faster convolution layout on CPU (same results)
-        self.net = VGG(config["architecture"], num_classes=len(self.labels)).to(
+        self.net = VGG(config["architecture"], num_classes=len(self.labels),
+                       head_widths=config.get("head_widths")).to(
             memory_format=torch.channels_last)
         self.int8: nn.Module | None = None
 

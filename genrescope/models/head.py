@@ -1,0 +1,128 @@
+"""A small classifier trained on a frozen base model's embeddings.
+
+``genrescope train DATA --out DIR`` (the default ``--method head``) writes a
+bundle of this family: ``config.json`` with ``"architecture":
+"embedding_head"`` and ``"base": "musicnn_genres"``, and a
+``model.safetensors`` that holds *only* the head's weights. Loading it loads
+the base model too (by name, through the registry) and puts the head on top::
+
+    audio -> base.features -> base.embed (per patch, 400-d for musicnn_genres)
+          -> standardise -> [Linear -> ReLU -> Dropout] -> Linear -> softmax
+
+The head is trained on per-patch embeddings, one example per 3 s patch, and
+the :class:`~genrescope.predict.Classifier` averages the per-patch softmax
+over the patches of a clip: training and inference see the same inputs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import GenrescopeError
+from ..features import Features
+from .base import Model
+from .checkpoint import load_strict, read_state_dict
+
+
+class EmbeddingHead(nn.Module):
+    """Standardisation, optional hidden layers, a linear classifier.
+
+    Parameters
+    ----------
+    input_dim : int
+        Size of the base model's embedding (400 for ``musicnn_genres``).
+    n_labels : int
+        Outputs.
+    hidden : sequence of int
+        Widths of the hidden layers (``()``: a linear classifier).
+    dropout : float
+        Dropout before each linear layer while training.
+
+    The standardisation (``mean``, ``std``, measured on the training
+    embeddings) is stored with the weights.
+    """
+
+    def __init__(self, input_dim: int, n_labels: int, hidden=(), dropout: float = 0.0):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(input_dim))
+        self.register_buffer("std", torch.ones(input_dim))
+        layers: list[nn.Module] = []
+        width = input_dim
+        for h in hidden:
+            layers += [nn.Dropout(dropout), nn.Linear(width, int(h)), nn.ReLU()]
+            width = int(h)
+        self.hidden = nn.Sequential(*layers)
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(width, n_labels)
+
+    def represent(self, x: torch.Tensor) -> torch.Tensor:
+        """Standardised input through the hidden layers (N, last width)."""
+        return self.hidden((x - self.mean) / self.std)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Embeddings (N, input_dim) -> logits (N, n_labels)."""
+        return self.out(self.dropout(self.represent(x)))
+
+
+class EmbeddingHeadModel(Model):
+    """A base model's embeddings -> :class:`EmbeddingHead`; one output per patch.
+
+    ``config["head"]`` holds ``input_dim``, ``hidden`` and ``dropout``;
+    ``config["base"]`` names the base model.
+    """
+
+    def __init__(self, config: dict, base: Model):
+        super().__init__(config)
+        self.base = base
+        spec = config.get("head") or {}
+        try:
+            self.head = EmbeddingHead(int(spec["input_dim"]), len(self.labels),
+                                      spec.get("hidden", []), float(spec.get("dropout", 0.0)))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise GenrescopeError(
+                f"config.json of {self.name}: 'head' must hold input_dim, hidden and dropout "
+                f"({exc.__class__.__name__}: {exc}).") from exc
+        rep = config.get("representation")
+        if rep is not None and rep != base.config.get("representation"):
+            raise GenrescopeError(
+                f"{self.name} was trained on the embeddings of {config.get('base')} with "
+                f"another front end ({rep}) than that model has now: train it again.")
+
+    @classmethod
+    def from_folder(cls, config: dict, folder: Path, weights: Path) -> "EmbeddingHeadModel":
+        """Load the base model by name, then the head's weights strictly."""
+        from .registry import load_model, resolve
+
+        base_name = config.get("base")
+        if not base_name:
+            raise GenrescopeError(f"{folder / 'config.json'} lacks 'base', the model whose "
+                                  "embeddings the head was trained on.")
+        beside = folder.parent / base_name
+        base = load_model(resolve(beside if (beside / "config.json").is_file() else base_name))
+        model = cls(config, base)
+        load_strict(model.head, read_state_dict(weights), weights,
+                    what=f"{model.name} (embedding head on {base_name}, "
+                         f"{len(model.labels)} labels)")
+        return model
+
+    @property
+    def sr(self) -> int:
+        return self.base.sr
+
+    def features(self, y: np.ndarray) -> Features:
+        return self.base.features(y)
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Per-patch logits (N, n_labels): base embedding -> head."""
+        return self.head(self.base.embed(inputs))
+
+    def embed(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Per-patch head representation (the input of its last linear layer)."""
+        return self.head.represent(self.base.embed(inputs))
+
+    def weights(self) -> nn.Module:
+        return self.head
