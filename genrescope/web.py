@@ -34,6 +34,7 @@ from fastapi.exception_handlers import request_validation_exception_handler  # n
 from fastapi.exceptions import RequestValidationError  # noqa: E402
 from fastapi.responses import JSONResponse  # noqa: E402
 from pydantic import BaseModel, ConfigDict, Field, ValidationError  # noqa: E402
+from python_multipart.exceptions import MultipartParseError  # noqa: E402
 from python_multipart.multipart import MultipartParser, parse_options_header  # noqa: E402
 from starlette.concurrency import run_in_threadpool  # noqa: E402
 
@@ -176,6 +177,9 @@ class _MultipartUpload:
             async for chunk in request.stream():
                 await run_in_threadpool(parser.write, chunk)    # file writes off the event loop
             parser.finalize()
+        except MultipartParseError as exc:                      # a client's fault: 422, not 500
+            raise GenrescopeError(f"The multipart/form-data body is malformed ({exc}): send "
+                                  "the audio in a form field named 'file'.") from None
         finally:
             if self._out:
                 self._out.close()
@@ -311,6 +315,11 @@ def _api(app: fastapi.FastAPI, service: Service) -> None:
         try:
             await upload.receive(request)
             opts = _options(upload.fields)
+            if opts.model not in (None, service.pool.default) and opts.model not in {
+                    e.name for e in await run_in_threadpool(service.pool.entries)}:
+                # a name only: a server path would let clients probe and load from its disk
+                raise GenrescopeError(f"Unknown model {opts.model!r}: use a name from "
+                                      "GET /api/v1/models.", status=404)
             if upload.size == 0:
                 raise GenrescopeError("The uploaded file is empty (0 bytes): it holds no audio.")
             pred = await run_in_threadpool(
