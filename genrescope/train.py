@@ -249,6 +249,33 @@ def _stack(arrays: list[np.ndarray], items: list[LabelledFile], labels: list[str
     return x, y.astype(np.int64), g.astype(np.int64)
 
 
+@dataclass
+class _Split:
+    """Training chunks and validation chunks (with their file index) of the
+    files that could be decoded, and one label per validation file."""
+
+    train_kept: list
+    val_kept: list
+    x_tr: np.ndarray
+    y_tr: np.ndarray
+    x_val: np.ndarray | None
+    y_val_chunks: np.ndarray | None
+    val_groups: np.ndarray | None
+    y_val_files: np.ndarray
+
+
+def _split_arrays(arrays, kept, train_items, labels) -> _Split:
+    """Per-file arrays, training files first as extracted -> :class:`_Split`."""
+    n_train = sum(1 for i in kept if i in set(train_items))
+    train_kept, val_kept = kept[:n_train], kept[n_train:]
+    x_tr, y_tr, _ = _stack(arrays[:n_train], train_kept, labels)
+    if x_tr is None:
+        raise GenrescopeError("No training file could be decoded.")
+    x_val, y_val_chunks, val_groups = _stack(arrays[n_train:], val_kept, labels)
+    y_val_files = np.array([labels.index(i.label) for i in val_kept], dtype=np.int64)
+    return _Split(train_kept, val_kept, x_tr, y_tr, x_val, y_val_chunks, val_groups, y_val_files)
+
+
 def _write_bundle(out: Path, config: dict, state: dict[str, torch.Tensor]) -> None:
     """``model.safetensors`` then ``config.json``, each replaced atomically."""
     from safetensors.torch import save
@@ -522,14 +549,10 @@ def _train_head(*, data, out, train_items, val_items, seed, device, duration_s, 
     hp["hidden"] = hp["hidden"] if hidden is None else hidden
     base, arrays, kept, skipped, cache = _base_embeddings(
         train_items + val_items, device, duration_s, cache_root, progress)
-    train_set = set(train_items)
-    n_train = sum(1 for i in kept if i in train_set)
-    train_kept, val_kept = kept[:n_train], kept[n_train:]
-    x_tr, y_tr, _ = _stack(arrays[:n_train], train_kept, labels)
-    if x_tr is None:
-        raise GenrescopeError("No training file could be decoded.")
-    x_val, _, val_groups = _stack(arrays[n_train:], val_kept, labels)
-    y_val_files = np.array([labels.index(i.label) for i in val_kept], dtype=np.int64)
+    split = _split_arrays(arrays, kept, train_items, labels)
+    train_kept, val_kept = split.train_kept, split.val_kept
+    x_tr, y_tr, x_val, val_groups, y_val_files = (
+        split.x_tr, split.y_tr, split.x_val, split.val_groups, split.y_val_files)
     result = TrainResult(out, "head", labels, cache=cache.stats(), skipped=skipped)
     head, best_epoch, history, interrupted = fit_head(
         x_tr, y_tr, x_val, y_val_files, val_groups, len(labels), hidden=hp["hidden"],
@@ -893,14 +916,11 @@ def _train_cnn(*, data, out, train_items, val_items, seed, device, duration_s, e
     labels = sorted({i.label for i in train_items})
     arrays, kept, skipped, cache = _image_arrays(train_items + val_items, spec, duration_s,
                                                  cache_root, progress)
-    train_set = set(train_items)
-    n_train = sum(1 for i in kept if i in train_set)
-    train_kept, val_kept = kept[:n_train], kept[n_train:]
-    x_tr, y_tr, _ = _stack(arrays[:n_train], train_kept, labels)
-    if x_tr is None:
-        raise GenrescopeError("No training file could be decoded.")
-    x_val, y_val_chunks, val_groups = _stack(arrays[n_train:], val_kept, labels)
-    y_val_files = np.array([labels.index(i.label) for i in val_kept], dtype=np.int64)
+    split = _split_arrays(arrays, kept, train_items, labels)
+    train_kept, val_kept = split.train_kept, split.val_kept
+    x_tr, y_tr, x_val, y_val_chunks, val_groups, y_val_files = (
+        split.x_tr, split.y_tr, split.x_val, split.y_val_chunks, split.val_groups,
+        split.y_val_files)
     x_tr, y_tr_t = torch.from_numpy(x_tr), torch.from_numpy(y_tr)
     weights = class_weights(y_tr, len(labels)).to(device)
 

@@ -382,13 +382,12 @@ def _patch_features(y: np.ndarray, rep: dict) -> Features:
     )
 
 
-class MusicnnModel(Model):
-    """A musicnn tagger: 50 tags, sigmoid scores (shown as they are)."""
+class _PatchModel(Model):
+    """A model on musicnn's log-mel patches (``config["representation"]``)."""
 
     def __init__(self, config: dict):
         super().__init__(config)
         self.rep = config["representation"]
-        self.net = Musicnn(**config.get("network", {}))
 
     @property
     def sr(self) -> int:
@@ -396,6 +395,14 @@ class MusicnnModel(Model):
 
     def features(self, y: np.ndarray) -> Features:
         return _patch_features(y, self.rep)
+
+
+class MusicnnModel(_PatchModel):
+    """A musicnn tagger: 50 tags, sigmoid scores (shown as they are)."""
+
+    def __init__(self, config: dict):
+        super().__init__(config)
+        self.net = Musicnn(**config.get("network", {}))
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         return self.net(inputs)[0]
@@ -407,7 +414,7 @@ class MusicnnModel(Model):
         return self.net
 
 
-class MusicnnGenreModel(Model):
+class MusicnnGenreModel(_PatchModel):
     """The default genre model: the genre tags of several musicnn taggers.
 
     ``config["components"]`` names the tagger bundles (shipped beside this
@@ -421,7 +428,6 @@ class MusicnnGenreModel(Model):
 
     def __init__(self, config: dict, components: dict[str, MusicnnModel]):
         super().__init__(config)
-        self.rep = config["representation"]
         self.components = nn.ModuleDict(components)
         for name, comp in components.items():
             if comp.rep != self.rep:
@@ -445,13 +451,6 @@ class MusicnnGenreModel(Model):
             components[name] = MusicnnModel.from_folder(
                 read_config(sub), sub, sub / "model.safetensors")
         return cls(config, components)
-
-    @property
-    def sr(self) -> int:
-        return self.rep["sr"]
-
-    def features(self, y: np.ndarray) -> Features:
-        return _patch_features(y, self.rep)
 
     def scores(self, inputs: torch.Tensor) -> torch.Tensor:
         total = 0
