@@ -1,7 +1,8 @@
 """``genrescope serve``: one server with the web page at ``/`` and the REST API
 under ``/api/v1`` (OpenAPI docs at ``/docs``).
 
-Both are thin shells over :class:`~genrescope.Classifier`: a :class:`ModelPool`
+Both are thin shells over :class:`~genrescope.Classifier` (the page is built in
+:mod:`genrescope.page`): a :class:`ModelPool`
 on ``app.state`` loads each model once and keeps it. Uploads go to a private
 temporary folder per request and are removed afterwards (unless ``save_dir``).
 Nothing contacts an outside host: analytics, share links, SSR, MCP and the
@@ -39,7 +40,6 @@ from python_multipart.multipart import MultipartParser, parse_options_header  # 
 from starlette.concurrency import run_in_threadpool  # noqa: E402
 
 from . import __version__  # noqa: E402
-from .audio import AUDIO_EXTENSIONS  # noqa: E402
 from .errors import GenrescopeError  # noqa: E402
 from .labels import genre  # noqa: E402
 from .models.registry import DEFAULT_MODEL, ModelEntry, find_models, resolve  # noqa: E402
@@ -238,7 +238,7 @@ class _MultipartUpload:
             self.fields[self._name] = self._buf.decode("utf-8", "replace")
 
 
-def _hide_path(exc: GenrescopeError, path, shown: str) -> GenrescopeError:
+def hide_path(exc: GenrescopeError, path, shown: str) -> GenrescopeError:
     """``exc`` with the server-side temporary ``path`` replaced by ``shown``."""
     text = str(exc).replace(os.fspath(path), shown) if path else str(exc)
     return GenrescopeError(text, status=exc.status)
@@ -329,186 +329,9 @@ def _api(app: fastapi.FastAPI, service: Service) -> None:
             await run_in_threadpool(service.keep, upload.path, upload.ext, result)
             return result
         except GenrescopeError as exc:
-            raise _hide_path(exc, upload.path, upload.shown_name) from None
+            raise hide_path(exc, upload.path, upload.shown_name) from None
         finally:
             await run_in_threadpool(shutil.rmtree, folder, True)
-
-
-def _examples(service: Service, examples_dir) -> list[str]:
-    """The user's clips, or demo clips synthesised into the private folder."""
-    if examples_dir:
-        folder = Path(examples_dir).expanduser()
-        if not folder.is_dir():
-            raise GenrescopeError(f"--examples {folder}: no such folder.", status=404)
-        return sorted(str(p.resolve()) for p in folder.iterdir()
-                      if p.suffix.lower() in AUDIO_EXTENSIONS)[:24]
-    import soundfile as sf
-
-    from .synth import DEMOS
-
-    files = []
-    for name, make in DEMOS.items():
-        path = Path(service.private.name) / f"{name}.wav"
-        sf.write(path, make(20.0, 22050), 22050, subtype="PCM_16")
-        files.append(str(path))
-    return files
-
-
-TEXT = {
-    "en": dict(
-        intro="## genrescope\nRecord or upload music: the five most likely genres appear at "
-              "once. Everything runs on this computer.",
-        lang="Language / 语言", audio="Music: record with the microphone, or upload a file",
-        run="Analyse", model="Model", missing="weights missing", seconds="Seconds to analyse",
-        whole="whole file", offset="Start at (seconds)", top="Top 5 genres",
-        spectrogram="Show spectrogram", examples="Example clips (one click)",
-        timings="Analysis took {total:.2f} s: decode {decode:.2f} s, features {features:.2f} "
-                "s, network {network:.2f} s (model {model}).",
-        error="**Error:** {0}"),
-    "zh": dict(
-        intro="## genrescope 音乐流派识别\n录音或上传音乐，立即显示最可能的五种流派。全部在本机运行。",
-        lang="Language / 语言", audio="音乐：用麦克风录音，或上传文件", run="分析", model="模型",
-        missing="缺少权重文件", seconds="分析时长（秒）", whole="整个文件", offset="起始位置（秒）",
-        top="最可能的五种流派", spectrogram="显示频谱图", examples="示例音频（单击即可）",
-        timings="分析用时 {total:.2f} 秒：解码 {decode:.2f} 秒，特征 {features:.2f} 秒，"
-                "网络 {network:.2f} 秒（模型 {model}）。",
-        error="**错误：** {0}"),
-}
-WARNINGS_ZH = {
-    "silence": "录音（几乎）无声：结果没有意义。",
-    "clipping": "{clipped_fraction:.1%} 的采样被削波（满幅）：录音失真，请降低输入音量。",
-    "low_sample_rate": "采样率只有 {source_sr} Hz：缺少高频，结果不太可靠。",
-    "short": "只有 {duration_s:.1f} 秒音频：更长的录音（最好 10–30 秒）结果更可靠。",
-    "non_finite": "{count} 个采样为 NaN 或无穷大，已置为 0。",
-    "ambiguous": "最可能的流派只有 {top_probability:.0%}：模型不确定，答案可能是其中几种之一。",
-}
-DEMO_NAMES = {"string_chords": ("string chords", "弦乐和弦"),
-              "drum_groove": ("drum groove", "鼓点律动"), "sine_sweep": ("sine sweep", "正弦扫频")}
-
-
-def _summary(pred: Prediction) -> dict:
-    """What the page keeps of a prediction to redraw it in another language."""
-    return {"model": pred.model, "timings": dict(pred.timings),
-            "top": [(g.name("en"), g.name("zh"), g.probability) for g in pred.top],
-            "warnings": [(w.code, w.message, dict(w.details)) for w in pred.warnings]}
-
-
-def _render(state: dict, lang: str) -> tuple:
-    """(bars, notes, timings) of a :func:`_summary` (or ``{"error": ...}``) in ``lang``."""
-    t = TEXT[lang]
-    if "error" in state:
-        return None, t["error"].format(state["error"]), ""
-    if not state:
-        return None, "", ""
-    bars = {(zh if lang == "zh" else en): p for en, zh, p in state["top"]}
-    notes = []
-    for code, message, details in state["warnings"]:
-        with contextlib.suppress(KeyError, ValueError):
-            message = WARNINGS_ZH[code].format(**details) if lang == "zh" else message
-        notes.append(f"- ⚠️ {message}")
-    return bars, "\n".join(notes), t["timings"].format(model=state["model"], **state["timings"])
-
-
-def _page(service: Service, examples: list[str]):
-    """The Gradio page: a thin shell over ``service`` (see module docstring)."""
-    import gradio as gr
-
-    from .plot import figure_to_array, spectrogram_figure
-
-    pool = service.pool
-    names = [e.name for e in pool.entries()]
-    try:
-        initial = pool.entry()
-        initial_value = initial.name if initial.name in names else pool.default
-        extra = [] if initial.name in names else [(initial.name, pool.default)]
-    except GenrescopeError:                       # default model unknown: first usable one
-        initial_value = next((e.name for e in pool.entries() if e.available), names[0])
-        extra = []
-
-    def model_choices(lang):
-        mark = TEXT[lang]["missing"]
-        return extra + [(e.name if e.available else f"{e.name}  ✗ {mark}", e.name)
-                        for e in pool.entries()]
-
-    def example_labels(lang):
-        return [DEMO_NAMES.get(Path(p).stem, (Path(p).stem,) * 2)[lang == "zh"] for p in examples]
-
-    def seconds_choices(lang):
-        return [("10", 10), ("30", 30), ("60", 60), (TEXT[lang]["whole"], 0)]
-
-    def analyse(audio, model, seconds, offset, show_spectrogram, lang):
-        state, image = {}, None
-        try:
-            entry = pool.entry(model)
-            if not entry.available:
-                raise GenrescopeError(entry.reason, status=404)
-            if not audio:
-                pool.get(model)                   # load it now: the first analysis is quicker
-            else:
-                pred = service.analyse(audio, model, offset_s=float(offset or 0),
-                                       duration_s=float(seconds or 0))
-                service.keep(audio, safe_extension(audio), pred.to_dict(lang))
-                state = _summary(pred)
-                if show_spectrogram:              # ~1 s for 30 s of audio: only on demand
-                    image = figure_to_array(spectrogram_figure(pred))
-        except GenrescopeError as exc:
-            state = {"error": str(_hide_path(exc, audio, Path(audio or "").name))}
-        return (*_render(state, lang), image, state)
-
-    def relabel(lang, model, state):
-        t = TEXT[lang]
-        bars, notes, timings = _render(state or {}, lang)
-        return (t["intro"], gr.update(label=t["lang"]), gr.update(label=t["audio"]), t["run"],
-                gr.update(label=t["model"], choices=model_choices(lang), value=model),
-                gr.update(label=t["seconds"], choices=seconds_choices(lang)),
-                gr.update(label=t["offset"]), gr.update(label=t["spectrogram"]),
-                gr.update(label=t["examples"], sample_labels=example_labels(lang)),
-                gr.update(label=t["top"], value=bars), notes, timings)
-
-    t = TEXT["en"]
-    with gr.Blocks(title="genrescope", analytics_enabled=False,
-                   delete_cache=(600, 1800)) as blocks:
-        with gr.Row(equal_height=True):
-            intro = gr.Markdown(t["intro"])
-            lang = gr.Radio([("English", "en"), ("中文", "zh")], value="en", label=t["lang"],
-                            scale=0, min_width=220, elem_id="lang")
-        with gr.Row():
-            with gr.Column():
-                audio = gr.Audio(sources=["microphone", "upload"], type="filepath",
-                                 label=t["audio"], elem_id="audio")
-                run = gr.Button(t["run"], variant="primary", elem_id="run")
-                model = gr.Dropdown(model_choices("en"), value=initial_value, label=t["model"],
-                                    elem_id="model")
-                with gr.Row():
-                    seconds = gr.Radio(seconds_choices("en"), value=30, label=t["seconds"],
-                                       elem_id="seconds")
-                    offset = gr.Number(0, minimum=0, label=t["offset"], elem_id="offset")
-                examples_box = gr.Examples(
-                    [[p] for p in examples], inputs=[audio], label=t["examples"],
-                    example_labels=example_labels("en")
-                ).dataset if examples else gr.Markdown(visible=False)
-            with gr.Column():
-                top = gr.Label(num_top_classes=5, label=t["top"], elem_id="top")
-                notes = gr.Markdown(elem_id="notes")
-                timings = gr.Markdown(elem_id="timings")
-                spectrogram = gr.Checkbox(False, label=t["spectrogram"], elem_id="show-spectrogram")
-        image = gr.Image(type="numpy", format="png", show_label=False, interactive=False,
-                         visible=False, elem_id="spectrogram")
-        state = gr.State({})
-
-        ins = [audio, model, seconds, offset, spectrogram, lang]
-        outs = [top, notes, timings, image, state]
-        audio.change(analyse, ins, outs, api_name="classify", concurrency_id="analysis",
-                     concurrency_limit=MAX_ANALYSES)
-        for trigger in (run.click, model.change, seconds.change, offset.submit):
-            trigger(analyse, ins, outs, api_visibility="private", concurrency_id="analysis")
-        spectrogram.change(lambda show: gr.update(visible=show), spectrogram, image,
-                           api_visibility="private", queue=False).then(
-            analyse, ins, outs, api_visibility="private", concurrency_id="analysis")
-        lang.change(relabel, [lang, model, state],
-                    [intro, lang, audio, run, model, seconds, offset, spectrogram, examples_box,
-                     top, notes, timings], api_visibility="private", queue=False)
-    return blocks
 
 
 def create_app(models_dir=None, model=None, examples_dir=None, max_upload_mb=100,
@@ -543,7 +366,9 @@ def create_app(models_dir=None, model=None, examples_dir=None, max_upload_mb=100
 
     pool = ModelPool(models_dir, device, model)
     service = Service(pool, max_upload_mb=max_upload_mb, save_dir=save_dir, tmp_dir=tmp_dir)
-    examples = _examples(service, examples_dir)
+    from .page import build_page, examples as page_examples
+
+    examples = page_examples(service, examples_dir)
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
@@ -554,7 +379,7 @@ def create_app(models_dir=None, model=None, examples_dir=None, max_upload_mb=100
                           description="Offline music-genre classifier. See docs/api.md.")
     app.state.service, app.state.pool = service, pool
     _api(app, service)
-    blocks = _page(service, examples)
+    blocks = build_page(service, examples)
     allowed = [str(Path(p).parent) for p in examples]
     return gr.mount_gradio_app(
         app, blocks, path="/", footer_links=["api"], run_history=False, ssr_mode=False,
