@@ -178,13 +178,21 @@ def build_page(service: Service, examples: list[str]):
 
         ins = [audio, model, seconds, offset, spectrogram, lang]
         outs = [top, notes, timings, image, state]
-        audio.change(analyse, ins, outs, api_name="classify", concurrency_id="analysis",
-                     concurrency_limit=MAX_ANALYSES)
+
+        def redraw(event):
+            """The language may have changed while the analysis ran: draw the
+            result in the language selected now."""
+            event.then(lambda lang_now, kept: _render(kept or {}, lang_now), [lang, state],
+                       [top, notes, timings], api_visibility="private", queue=False)
+
+        redraw(audio.change(analyse, ins, outs, api_name="classify",
+                            concurrency_id="analysis", concurrency_limit=MAX_ANALYSES))
         for trigger in (run.click, model.change, seconds.change, offset.submit):
-            trigger(analyse, ins, outs, api_visibility="private", concurrency_id="analysis")
-        spectrogram.change(lambda show: gr.update(visible=show), spectrogram, image,
-                           api_visibility="private", queue=False).then(
-            analyse, ins, outs, api_visibility="private", concurrency_id="analysis")
+            redraw(trigger(analyse, ins, outs, api_visibility="private",
+                           concurrency_id="analysis"))
+        redraw(spectrogram.change(lambda show: gr.update(visible=show), spectrogram, image,
+                                  api_visibility="private", queue=False).then(
+            analyse, ins, outs, api_visibility="private", concurrency_id="analysis"))
         lang.change(relabel, [lang, model, state],
                     [intro, lang, audio, run, model, seconds, offset, spectrogram, examples_box,
                      top, notes, timings], api_visibility="private", queue=False)

@@ -199,6 +199,16 @@ def test_language_switch(page, upload_clip):
 
 
 @pytest.mark.browser
+def test_language_switch_during_analysis(page, upload_clip):
+    upload(page, upload_clip)
+    page.click("#lang label:has-text('中文')")            # before the result arrives
+    rows = top5(page, ZH_NAMES)
+    assert all(name in ZH_NAMES for name, _ in rows)
+    page.wait_for_function("document.querySelector('#timings').innerText.includes('分析用时')",
+                           timeout=TIMEOUT_MS)
+
+
+@pytest.mark.browser
 def test_example_click_and_missing_model(page):
     page.click("text=drum groove")
     assert len(top5(page)) == 5
