@@ -197,7 +197,7 @@ def main(argv=None) -> int:
             runs[case].append(classifiers[model].classify(files[f], duration_s=d).timings)
 
     base_total = float(np.median([b["total"] for b in baseline]))
-    print(f"model load (once per process): "
+    print("model load (once per process): "
           + ", ".join(f"{k} {v:.2f} s" for k, v in loads.items()) + "\n")
     header = "| model | input | analysed | stage | median s | min s | max s | x faster than baseline |"
     print(header + "\n|" + "---|" * 8)

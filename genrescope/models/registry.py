@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import GenrescopeError
@@ -58,7 +58,6 @@ class ModelEntry:
     weights: Path
     source: str
     reason: str = ""
-    extra: dict = field(default_factory=dict)
 
     @property
     def available(self) -> bool:
