@@ -62,13 +62,14 @@ def make_inputs(folder: Path) -> tuple[dict, str]:
     return files, origin
 
 
-def vgg_models_dir(tmp: Path) -> tuple[Path, str]:
+def vgg_models_dir(tmp: Path, explicit: str | None = None) -> tuple[Path, str]:
     from genrescope.models.registry import models_dir
     from genrescope.models.vgg import VGG
 
-    real = models_dir()
+    real = models_dir(explicit)
     if (real / "vgg19_bn_cqt" / "save.pt").is_file():
-        return real, f"official weights from {real}"
+        kind = "stand-in" if (real / "vgg19_bn_cqt" / "PROXY.txt").is_file() else "official"
+        return real, f"{kind} weights from {real}"
     (tmp / "vgg19_bn_cqt").mkdir(parents=True)
     torch.save(VGG("vgg19_bn", 16).state_dict(), tmp / "vgg19_bn_cqt" / "save.pt")
     return tmp, "random weights (official key layout)"
@@ -167,22 +168,35 @@ def main(argv=None) -> int:
     parser.add_argument("--json", help="also write the raw figures here")
     parser.add_argument("--no-cold", action="store_true",
                         help="skip cold starts and batch throughput (subprocesses)")
+    parser.add_argument("--models-dir", help="where vgg19_bn_cqt/save.pt is (default "
+                        "$GENRESCOPE_MODELS or ./models; random weights if absent)")
     args = parser.parse_args(argv)
 
     from genrescope import Classifier
 
     tmp = Path(tempfile.mkdtemp(prefix="genrescope-bench-"))
     files, origin = make_inputs(tmp)
-    vgg_dir, vgg_origin = vgg_models_dir(tmp / "models")
+    vgg_dir, vgg_origin = vgg_models_dir(tmp / "models", args.models_dir)
     print(f"# genrescope pipeline benchmark\n\ninputs: {origin}\nvgg19_bn_cqt: {vgg_origin}\n"
           f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores\n")
 
     loads = {}
     classifiers = {}
-    for name, kw in (("musicnn_genres", {}), ("vgg19_bn_cqt", {"models_dir": vgg_dir})):
+    for label, name, precision in (("musicnn_genres", "musicnn_genres", "auto"),
+                                   ("vgg19_bn_cqt fp32", "vgg19_bn_cqt", "fp32"),
+                                   ("vgg19_bn_cqt int8", "vgg19_bn_cqt", "int8")):
         t = time.perf_counter()
-        classifiers[name] = Classifier.load(name, device="cpu", **kw)
-        loads[name] = time.perf_counter() - t
+        classifiers[label] = Classifier.load(name, device="cpu", models_dir=vgg_dir,
+                                             precision=precision)
+        loads[label] = time.perf_counter() - t
+    t = time.perf_counter()
+    auto = Classifier.load("vgg19_bn_cqt", device="cpu", models_dir=vgg_dir)
+    check = auto.model.int8_check
+    print(f"precision \"auto\" picks {auto.model.precision} for this vgg19_bn_cqt: int8 agreed "
+          f"with fp32 on {check.agreed}/{check.n} check clips, max probability difference "
+          f"{check.max_probability_diff:.3f} (load incl. check {time.perf_counter() - t:.1f} s; "
+          f"cached after the first)\n")
+    del auto
 
     cases = [(model, f, d) for model in classifiers for f in files
              for d in ((30.0,) if f.startswith("30s") else (30.0, None))]

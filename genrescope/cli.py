@@ -136,8 +136,8 @@ def _model_args(p: argparse.ArgumentParser) -> None:
                    "(default $GENRESCOPE_MODELS or ./models)")
     p.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available")
     p.add_argument("--precision", choices=("auto", "fp32", "int8"), default="auto",
-                   help="network precision (default auto = fp32; int8: VGG on CPU, faster, "
-                        "less exact)")
+                   help="network precision (default auto: int8 for a VGG checkpoint on the CPU "
+                        "once it passed the int8 check against fp32, else fp32)")
 
 
 def _window_args(p: argparse.ArgumentParser) -> None:

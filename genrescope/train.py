@@ -47,6 +47,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .cache import cache_dir
 from .dataset import LabelledFile, list_labelled, stratified_folds, stratified_split
 from .errors import GenrescopeError
 from .evaluate import EvaluationReport, FileResult, evaluate, metrics
@@ -113,17 +114,6 @@ class TrainResult:
 # --------------------------------------------------------------------------- #
 # feature cache
 # --------------------------------------------------------------------------- #
-def cache_dir(explicit: str | os.PathLike | None = None) -> Path:
-    """Where features are cached: ``explicit``, else ``$GENRESCOPE_CACHE``,
-    else ``$XDG_CACHE_HOME/genrescope``, else ``~/.cache/genrescope``."""
-    if explicit:
-        return Path(explicit).expanduser()
-    if os.environ.get("GENRESCOPE_CACHE"):
-        return Path(os.environ["GENRESCOPE_CACHE"]).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(xdg).expanduser() / "genrescope"
-
-
 class FeatureCache:
     """``.npy`` files keyed by a file's absolute path, size and modification
     time, the analysed duration and what was computed (``params``).

@@ -13,6 +13,15 @@ import soundfile as sf
 import torch
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# cached checks and features go to a folder of this run, not the user's cache
+# (subprocesses started by the tests inherit it)
+if "GENRESCOPE_CACHE" not in os.environ:
+    import atexit
+    import shutil
+    import tempfile
+
+    os.environ["GENRESCOPE_CACHE"] = tempfile.mkdtemp(prefix="genrescope-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["GENRESCOPE_CACHE"], ignore_errors=True)
 
 #: Every input format the product promises, with how the tests write it.
 FORMATS = ("wav", "flac", "ogg", "opus", "mp3", "m4a", "webm")

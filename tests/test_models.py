@@ -1,4 +1,5 @@
 import json
+import os
 import pickle
 
 import numpy as np
@@ -184,4 +185,59 @@ def test_int8_option(official_models_dir):
     np.testing.assert_allclose(pred.chunk_probabilities.sum(axis=1), 1.0, atol=1e-4)
     with pytest.raises(GenrescopeError, match="runs in fp32, not int8"):
         Classifier.load("musicnn_genres", precision="int8")
-    assert Classifier.load("vgg19_bn_cqt", models_dir=official_models_dir).model.precision == "fp32"
+
+
+def test_auto_precision_follows_the_int8_check(official_models_dir, monkeypatch, tmp_path):
+    """"auto" takes int8 only for a checkpoint that passed the check, which runs
+    once per checkpoint file and is then read from the cache."""
+    from genrescope.models import quantize
+    from genrescope.models.vgg import VggImageModel
+
+    if not quantize.int8_supported():
+        pytest.skip("this torch build has no x86 int8 engine")
+    monkeypatch.setenv("GENRESCOPE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(quantize, "N_CHECK_CLIPS", 8)
+    monkeypatch.setattr(quantize, "MIN_AGREEMENT", 0.0)
+    runs = []
+    check = VggImageModel._check_int8
+    monkeypatch.setattr(VggImageModel, "_check_int8", lambda self: runs.append(1) or check(self))
+
+    clf = Classifier.load("vgg19_bn_cqt", models_dir=official_models_dir)
+    assert runs == [1] and clf.model.precision == "int8" and clf.model.int8 is not None
+    assert clf.model.int8_check.n == 8
+    assert len(list((tmp_path / "cache" / "precision").glob("*.json"))) == 1
+    assert len(list((tmp_path / "cache" / "precision").glob("*.int8.pt"))) == 1
+
+    # the calibrated int8 network is cached too: no second calibration, same outputs
+    monkeypatch.setattr(quantize, "calibration_audio", lambda sr: pytest.fail("recalibrated"))
+    again = Classifier.load("vgg19_bn_cqt", models_dir=official_models_dir, precision="int8")
+    x = clf.model.features(0.5 * chord(12.0) + 0.5 * groove(12.0)).inputs
+    with torch.inference_mode():
+        assert torch.equal(clf.model(x), again.model(x))
+
+    # cached: no second check; the same counts now fall short of a higher bar
+    monkeypatch.setattr(quantize, "MIN_AGREEMENT", 1.01)
+    clf = Classifier.load("vgg19_bn_cqt", models_dir=official_models_dir)
+    assert runs == [1] and clf.model.precision == "fp32" and clf.model.int8 is None
+    assert clf.model.int8_check.n == 8
+    # a GPU never gets int8, and fp32 asked for is fp32 without a check
+    assert clf.model.default_precision("cuda") == "fp32"
+
+    # another file (or the same file changed) is checked anew
+    other = tmp_path / "save.pt"
+    other.write_bytes(b"x")
+    key = quantize._cache_stem(other)
+    os.utime(other, ns=(1, 1))
+    assert quantize._cache_stem(other) != key
+
+
+def test_agreement_stops_once_the_bar_is_out_of_reach():
+    from genrescope.models.quantize import agreement
+
+    x = torch.arange(40.0).view(20, 2)
+    flip = lambda v: v.flip(1)                                      # noqa: E731
+    same = agreement(lambda v: v, lambda v: v, x, batch_size=4)
+    assert (same.n, same.agreed, same.passed) == (20, 20, True)
+    stopped = agreement(lambda v: v, flip, x, batch_size=4, stop_below=0.99)
+    assert (stopped.n, stopped.agreed, stopped.passed) == (4, 0, False)
+    assert stopped.max_probability_diff > 0.4

@@ -45,6 +45,7 @@ class Model(nn.Module):
         self.output = config.get("output", "softmax")
         self.normalise = bool(config.get("normalise", self.output == "softmax"))
         self.precision = "fp32"
+        self.weights_path: Path | None = None    # the file the weights came from
 
     @classmethod
     def from_folder(cls, config: dict, folder: Path, weights: Path) -> "Model":
@@ -52,6 +53,7 @@ class Model(nn.Module):
         model = cls(config)
         load_strict(model.weights(), read_state_dict(weights), weights,
                     what=f"{model.name} ({config['architecture']}, {len(model.labels)} labels)")
+        model.weights_path = Path(weights)
         return model
 
     #: Numeric precisions :meth:`set_precision` accepts (``"fp32"`` always).

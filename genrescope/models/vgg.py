@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import torch
 from torch import nn
@@ -14,6 +16,8 @@ from torch import nn
 from ..errors import GenrescopeError
 from ..features import Features, ImageSpec, image_features
 from .base import Model
+
+log = logging.getLogger(__name__)
 
 #: Layer plans of torchvision's VGG variants ("M" = 2x2 max-pool).
 PLANS = {
@@ -89,6 +93,7 @@ class VggImageModel(Model):
                        head_widths=config.get("head_widths")).to(
             memory_format=torch.channels_last)
         self.int8: nn.Module | None = None
+        self.int8_check = None                   # Agreement, once checked
 
     @property
     def precisions(self) -> tuple:
@@ -96,22 +101,61 @@ class VggImageModel(Model):
 
         return ("fp32", "int8") if int8_supported() else ("fp32",)
 
-    def set_precision(self, precision: str) -> None:
-        """``"int8"``: quantize a copy of the network, calibrated now (CPU only).
+    def default_precision(self, device: str) -> str:
+        """int8 on the CPU where this checkpoint passed the int8 check, else fp32.
 
-        Opt-in: ~3.9x faster forward, but top-1 agreement with float32 was
-        below 99 % on real music (benchmarks/bench_int8.py), so "auto" keeps
-        float32.
+        The check (:func:`~genrescope.models.quantize.int8_verdict`) runs on
+        the first load of a checkpoint file and is cached; its result is kept
+        in :attr:`int8_check`.
         """
-        super().set_precision(precision)
-        self.int8 = None
-        if precision == "int8":
-            from .quantize import calibration_audio, quantize_vgg
+        from .quantize import int8_verdict
 
+        if device != "cpu" or "int8" not in self.precisions or self.weights_path is None:
+            return "fp32"
+        self.int8_check = int8_verdict(self.weights_path, self._check_int8)
+        return "int8" if self.int8_check.passed else "fp32"
+
+    def _check_int8(self):
+        from .quantize import MIN_AGREEMENT, agreement, check_audio, save_int8
+
+        log.warning("%s: checking int8 against float32 on synthesised clips "
+                    "(once for this checkpoint, about 20 s)", self.name)
+        self.int8 = self._int8_network(keep=False)
+        inputs = torch.cat([self.features(y).inputs[:1] for y in check_audio(self.sr)])
+        result = agreement(lambda x: self.net(x.contiguous(memory_format=torch.channels_last)),
+                           self.int8, inputs, stop_below=MIN_AGREEMENT)
+        log.warning("%s: int8 agreed with float32 on %d of %d clips checked (max probability "
+                    "difference %.3f): %s", self.name, result.agreed, result.n,
+                    result.max_probability_diff, "int8 by default" if result.passed else "float32")
+        if result.passed:
+            save_int8(self.int8, self.weights_path)
+        return result
+
+    def set_precision(self, precision: str) -> None:
+        """``"int8"``: an int8 copy of the network (CPU only), calibrated now or
+        read from the cache if this checkpoint file was calibrated before."""
+        super().set_precision(precision)
+        if precision != "int8":
+            self.int8 = None
+        elif self.int8 is None:
             if next(self.net.parameters()).device.type != "cpu":
                 raise GenrescopeError("int8 inference runs on the CPU only.")
-            batch = torch.cat([self.features(y).inputs for y in calibration_audio(self.sr)])
-            self.int8 = quantize_vgg(self.net, batch)
+            self.int8 = self._int8_network(keep=True)
+
+    def _int8_network(self, keep: bool) -> nn.Module:
+        """Cached int8 network of this checkpoint, else calibrate one (and
+        cache it if ``keep``)."""
+        from .quantize import calibration_audio, load_int8, quantize_vgg, save_int8
+
+        if self.weights_path is not None:
+            cached = load_int8(self.net, self.weights_path)
+            if cached is not None:
+                return cached
+        batch = torch.cat([self.features(y).inputs for y in calibration_audio(self.sr)])
+        int8 = quantize_vgg(self.net, batch)
+        if keep and self.weights_path is not None:
+            save_int8(int8, self.weights_path)
+        return int8
 
     @property
     def sr(self) -> int:
