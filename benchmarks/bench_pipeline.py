@@ -11,7 +11,9 @@ else random weights with the exact key layout (timings do not depend on them).
 The baseline is the official app's procedure as described in issue 2, run in
 the same loop, alternating with genrescope: librosa.load, CQT, specshow per
 11.4 s chunk saved as JPEG and reopened, Resize + Normalize, the model built
-and its save.pt loaded on every request, one forward per chunk, majority vote.
+(torchvision's vgg19_bn with its ImageNet classifier, initialised, then the
+ccmusic head put in its place, as ccmusic's Net class does) and its save.pt
+loaded on every request, one forward per chunk, majority vote.
 """
 
 from __future__ import annotations
@@ -79,17 +81,14 @@ def official_request(path: Path, models_dir: Path) -> dict:
     """One request of the official app, with its stages timed."""
     import librosa
 
-    from genrescope.models.vgg import VGG
-    from genrescope.reference import official_images, official_tensor
+    from genrescope.reference import official_images, official_network, official_tensor
 
     t0 = time.perf_counter()
     y, sr = librosa.load(path)
     t1 = time.perf_counter()
     images = official_images(y, sr)
     t2 = time.perf_counter()
-    net = VGG("vgg19_bn", 16)
-    net.load_state_dict(torch.load(models_dir / "vgg19_bn_cqt" / "save.pt", weights_only=True))
-    net.eval()
+    net = official_network(models_dir / "vgg19_bn_cqt" / "save.pt")
     t3 = time.perf_counter()
     votes = []
     with torch.no_grad():

@@ -68,7 +68,8 @@ DEMO_NAMES = {"string_chords": ("string chords", "弦乐和弦"),
 
 def _summary(pred: Prediction) -> dict:
     """What the page keeps of a prediction to redraw it in another language."""
-    return {"model": pred.model, "timings": dict(pred.timings),
+    model = pred.model if pred.precision == "fp32" else f"{pred.model}, {pred.precision}"
+    return {"model": model, "timings": dict(pred.timings),
             "top": [(g.name("en"), g.name("zh"), g.probability) for g in pred.top],
             "warnings": [(w.code, w.message, dict(w.details)) for w in pred.warnings]}
 

@@ -74,6 +74,8 @@ class Prediction:
         Seconds per stage: ``decode``, ``features``, ``network``, ``total``.
     source : str or None
         The file classified, if any.
+    precision : str
+        Numeric precision the network ran in (``"fp32"`` or ``"int8"``).
     """
 
     model: str
@@ -87,6 +89,7 @@ class Prediction:
     warnings: list = field(default_factory=list)
     timings: dict = field(default_factory=dict)
     source: str | None = None
+    precision: str = "fp32"
 
     @property
     def images(self) -> list:
@@ -98,6 +101,7 @@ class Prediction:
         return {
             "file": self.source,
             "model": self.model,
+            "precision": self.precision,
             "top": [g.to_dict(lang) for g in self.top],
             "majority_vote": self.majority.to_dict(lang) | {"votes": self.majority.probability},
             "warnings": [{"code": w.code, "message": w.message} for w in self.warnings],
@@ -255,4 +259,5 @@ class Classifier:
             features=features,
             audio=audio,
             warnings=warnings,
+            precision=self.model.precision,
         )

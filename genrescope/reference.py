@@ -1,18 +1,22 @@
 """The ccmusic-database app's own procedure, written from its description.
 
 Slow on purpose: it draws every chunk with ``librosa.display.specshow``, saves
-it as a JPEG and reads it back, exactly like the published app. genrescope
-never uses it to classify; the tests compare :mod:`genrescope.features`
-against it and the benchmarks use it as the baseline.
+it as a JPEG and reads it back, and builds the network from scratch for every
+request, exactly like the published app. genrescope never uses it to
+classify; the tests compare :mod:`genrescope.features` against it and the
+benchmarks use it as the baseline.
 """
 
 from __future__ import annotations
 
 import io
 
+from pathlib import Path
+
 import numpy as np
 import torch
 from PIL import Image
+from torch import nn
 
 
 def official_images(y: np.ndarray, sr: int = 22050, representation: str = "cqt",
@@ -67,3 +71,33 @@ def official_tensor(image: Image.Image, input_size: int = 224) -> torch.Tensor:
     resized = image.resize((input_size, input_size), Image.BILINEAR)
     x = torch.from_numpy(np.asarray(resized).copy()).permute(2, 0, 1).float() / 255.0
     return ((x - 0.5) / 0.5).unsqueeze(0)
+
+
+def official_network(save_pt: str | Path, arch: str = "vgg19_bn", num_classes: int = 16) -> nn.Module:
+    """Build the network the way the ccmusic ``Net`` class does on every request.
+
+    ``torchvision.models.vgg19_bn()`` builds the backbone *and* its ImageNet
+    classifier (25088-4096-4096-1000) and initialises both (kaiming-normal
+    convolutions, normal(0, 0.01) linear layers); ``Net`` then puts the
+    ccmusic head in place of that classifier and loads ``save.pt`` with
+    ``load_state_dict(..., strict=False)``. The same work is done here with
+    genrescope's torchvision-compatible VGG (no torchvision needed).
+    """
+    from .models.vgg import FEATURES_OUT, VGG
+
+    net = VGG(arch, num_classes)                 # backbone + ccmusic head, default init
+    imagenet_head = nn.Sequential(               # built by vgg19_bn(), then replaced
+        nn.Linear(FEATURES_OUT, 4096), nn.ReLU(True), nn.Dropout(),
+        nn.Linear(4096, 4096), nn.ReLU(True), nn.Dropout(), nn.Linear(4096, 1000))
+    for m in [*net.features.modules(), *imagenet_head.modules()]:   # torchvision's init
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0, 0.01)
+            nn.init.zeros_(m.bias)
+    net.load_state_dict(torch.load(save_pt, map_location="cpu", weights_only=True), strict=False)
+    return net.eval()

@@ -16,14 +16,16 @@ def chord(duration_s: float = 5.0, sr: int = 22050, *, root_hz: float = 220.0,
     y = np.zeros_like(t)
     progression = [(0, 4, 7), (5, 9, 12), (7, 11, 14), (0, 4, 7)]
     seg = max(duration_s / len(progression), 1e-3)
+    vibrato = 1 + 0.004 * np.sin(2 * np.pi * 5.5 * t)
     for k, steps in enumerate(progression):
-        on = (t >= k * seg) & (t < (k + 1) * seg)
-        env = np.clip((t - k * seg) / 0.3, 0, 1) * np.clip(((k + 1) * seg - t) / 0.3, 0, 1) * on
+        on = np.flatnonzero((t >= k * seg) & (t < (k + 1) * seg))    # the envelope is 0 elsewhere
+        part = t[on]
+        env = np.clip((part - k * seg) / 0.3, 0, 1) * np.clip(((k + 1) * seg - part) / 0.3, 0, 1)
         for s in steps:
-            f = root_hz * 2 ** (s / 12) * (1 + 0.004 * np.sin(2 * np.pi * 5.5 * t))
-            phase = 2 * np.pi * np.cumsum(f) / sr + rng.uniform(0, 2 * np.pi)
+            f = root_hz * 2 ** (s / 12) * vibrato
+            phase = (2 * np.pi * np.cumsum(f) / sr + rng.uniform(0, 2 * np.pi))[on]
             for h in range(1, 8):
-                y += env * np.sin(h * phase) / h ** 1.3
+                y[on] += env * np.sin(h * phase) / h ** 1.3
     return _normalise(y, 0.5)
 
 

@@ -241,3 +241,15 @@ def test_agreement_stops_once_the_bar_is_out_of_reach():
     stopped = agreement(lambda v: v, flip, x, batch_size=4, stop_below=0.99)
     assert (stopped.n, stopped.agreed, stopped.passed) == (4, 0, False)
     assert stopped.max_probability_diff > 0.4
+
+
+def test_baseline_network_builds_as_the_official_app_and_loads_the_same_weights(
+        official_models_dir, vgg_classifier):
+    from genrescope.reference import official_network
+
+    net = official_network(official_models_dir / "vgg19_bn_cqt" / "save.pt")
+    assert not net.training
+    x = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        np.testing.assert_allclose(net(x).numpy(), vgg_classifier.model.net(x).numpy(),
+                                   rtol=1e-4, atol=1e-5)
