@@ -95,7 +95,8 @@ def main(argv=None) -> int:
     print(f"# reduced precision against float32 ({origin})\n")
     print(f"real-music images: {len(images)} (mean fp32 top-1 probability "
           f"{float(ref.max(1).values.mean()):.2f}); 30 s requests: {len(requests)}; "
-          f"check clips: {len(check)}; int8 calibration at load: {calibrate_s:.1f} s; "
+          f"check clips: {len(check)}; int8 set-up (calibration, or the cached network): "
+          f"{calibrate_s:.1f} s; "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads\n")
     print("| precision | images agreeing | max prob. diff | requests agreeing | check clips "
           "agreeing | forward per 30 s request (2 images) | speed-up |")

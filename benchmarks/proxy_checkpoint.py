@@ -82,7 +82,7 @@ def main(argv=None) -> int:
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total += float(loss) * len(batch)
+            total += loss.item() * len(batch)
             correct += int((logits.argmax(1) == y[batch]).sum())
         print(f"epoch {epoch + 1}: loss {total / len(x):.3f}, train accuracy "
               f"{correct / len(x):.0%}, {time.perf_counter() - t0:.0f} s", flush=True)

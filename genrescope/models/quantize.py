@@ -203,9 +203,11 @@ def agreement(reference: Callable[[torch.Tensor], torch.Tensor],
 
 
 def _cache_stem(weights: Path) -> Path:
-    """Cache files of a checkpoint file, keyed by its path, size and mtime."""
+    """Cache files of a checkpoint file, keyed by its path, size and mtime (and
+    what else the int8 network depends on: scheme, torch, VNNI)."""
     st = weights.stat()
-    key = f"{weights.resolve()}|{st.st_size}|{st.st_mtime_ns}|{SCHEME}|{torch.__version__}"
+    key = (f"{weights.resolve()}|{st.st_size}|{st.st_mtime_ns}|{SCHEME}|{torch.__version__}"
+           f"|vnni={vnni()}")
     return cache_dir() / "precision" / hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
