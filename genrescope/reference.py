@@ -10,7 +10,6 @@ benchmarks use it as the baseline.
 from __future__ import annotations
 
 import io
-
 from pathlib import Path
 
 import numpy as np
@@ -73,7 +72,8 @@ def official_tensor(image: Image.Image, input_size: int = 224) -> torch.Tensor:
     return ((x - 0.5) / 0.5).unsqueeze(0)
 
 
-def official_network(save_pt: str | Path, arch: str = "vgg19_bn", num_classes: int = 16) -> nn.Module:
+def official_network(save_pt: str | Path, arch: str = "vgg19_bn",
+                     num_classes: int = 16) -> nn.Module:
     """Build the network the way the ccmusic ``Net`` class does on every request.
 
     ``torchvision.models.vgg19_bn()`` builds the backbone *and* its ImageNet

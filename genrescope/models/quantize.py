@@ -81,7 +81,8 @@ def _clip(kind: int, i: int, duration_s: float, sr: int) -> np.ndarray:
         return (w * chord(duration_s, sr, root_hz=root_hz, seed=i)
                 + (1 - w) * groove(duration_s, sr, bpm=bpm, seed=i + 1))
     lo = 30.0 * 2 ** (i % 5)
-    return 0.5 * sweep(duration_s, sr, f0_hz=lo, f1_hz=sr / 2.5) + 0.5 * noise_burst(duration_s, sr, seed=i)
+    return (0.5 * sweep(duration_s, sr, f0_hz=lo, f1_hz=sr / 2.5)
+            + 0.5 * noise_burst(duration_s, sr, seed=i))
 
 
 def calibration_audio(sr: int, duration_s: float = 12.0) -> list[np.ndarray]:
