@@ -231,13 +231,14 @@ def evaluate(classifier, items: list[LabelledFile], label_map: dict | None = Non
     targets = _check_map(labels, label_map, [g.id for g in classifier.genres])
     from tqdm import tqdm
 
-    results, failed = [], []
+    results, failed, precisions = [], [], set()
     for item in tqdm(items, unit="file", disable=not progress, file=sys.stderr, leave=False):
         try:
             pred = classifier.classify(item.path, duration_s=duration_s, top_k=top_k)
         except GenrescopeError as exc:
             failed.append({"file": str(item.path), "label": item.label, "error": str(exc)})
             continue
+        precisions.add(pred.precision)
         top = [[g.label, round(g.probability, 6)] for g in pred.top]
         best = top[0][0]
         results.append(FileResult(
@@ -246,8 +247,10 @@ def evaluate(classifier, items: list[LabelledFile], label_map: dict | None = Non
             correct=best in targets[item.label],
             top_k_correct=any(label in targets[item.label] for label, _ in top)))
     m = metrics([r.label for r in results], [r.predicted for r in results], labels)
+    ran = sorted(precisions - {"fp32"})                   # say so when not float32
     return EvaluationReport(
-        model=classifier.name, labels=labels, accuracy=m["accuracy"], macro_f1=m["macro_f1"],
+        model=classifier.name + (f" ({', '.join(ran)})" if ran else ""), labels=labels,
+        accuracy=m["accuracy"], macro_f1=m["macro_f1"],
         top_k_accuracy=float(np.mean([r.top_k_correct for r in results])), top_k=top_k,
         per_class=m["per_class"], confusion=m["confusion"], columns=m["columns"],
         files=results, failed=failed, label_map=label_map, duration_s=duration_s)

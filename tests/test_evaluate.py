@@ -133,16 +133,17 @@ class FakeClassifier:
 
     name = "fake"
 
-    def __init__(self, rankings: dict[str, list[str]]):
+    def __init__(self, rankings: dict[str, list[str]], precision: str = "fp32"):
         self.rankings = rankings
+        self.precision = precision
         self.genres = [Genre(x, x, x) for x in ("hip_hop", "funk", "dance", "rock", "soul")]
 
     def classify(self, path, *, duration_s=None, top_k=5):
         ranking = self.rankings[Path(path).name]
         if ranking is None:
             raise GenrescopeError(f"Could not decode {path}")
-        return SimpleNamespace(top=[GenreScore(Genre(x, x, x), 0.5 / (i + 1))
-                                    for i, x in enumerate(ranking[:top_k])])
+        top = [GenreScore(Genre(x, x, x), 0.5 / (i + 1)) for i, x in enumerate(ranking[:top_k])]
+        return SimpleNamespace(top=top, precision=self.precision)
 
 
 LABEL_MAP = {"hiphop": ["hip_hop"], "disco": ["dance", "funk"], "reggae": []}
@@ -167,6 +168,10 @@ def test_label_map_counts_mapped_labels_and_maps_predictions_back():
     assert report.confusion.tolist() == [[1, 0, 0, 1], [1, 1, 0, 0], [0, 0, 0, 1]]
     assert [f["file"] for f in report.failed] == ["bad.wav"]
     assert "1 failed" in report.table() and "top-3 accuracy   80.0%" in report.table()
+    assert report.model == "fake"
+    # a report says when the network did not run in float32
+    int8 = evaluate(FakeClassifier(rankings, "int8"), items, LABEL_MAP, progress=False)
+    assert int8.model == "fake (int8)" and int8.table().startswith("model fake (int8)")
 
 
 def test_label_map_errors(tmp_path):
