@@ -215,7 +215,8 @@ def _table(r: dict) -> str:
     if "error" in r:
         return f"{r['file']}\n  error: {r['error']}\n"
     a = r["audio"]
-    lines = [f"{r['file']}  ({r['model']}, {a['offset_s']:g}-{a['offset_s'] + a['duration_s']:.1f}"
+    model = r["model"] if r["precision"] == "fp32" else f"{r['model']} {r['precision']}"
+    lines = [f"{r['file']}  ({model}, {a['offset_s']:g}-{a['offset_s'] + a['duration_s']:.1f}"
              f" s, {r['timings']['total']:.2f} s)"]
     width = max(_display_width(g["name"]) for g in r["top"])
     for rank, g in enumerate(r["top"], 1):

@@ -118,3 +118,15 @@ def test_default_model_puts_strings_near_classical(capsys, tmp_path):
     # family should rank above the loud electronic ones
     assert min(ranks.index(g) for g in ("classical", "ambient", "new_age", "easy_listening")) \
         < min(ranks.index(g) for g in ("metal", "hard_rock", "punk"))
+
+
+def test_table_names_the_precision_that_ran(capsys, tmp_path, official_models_dir):
+    path = write_audio(tmp_path / "clip.wav", 0.5 * chord(12.0) + 0.5 * groove(12.0), 22050)
+    heads = {}
+    for precision in ("fp32", "int8"):
+        code, out, _ = run(capsys, "classify", str(path), "--model", "vgg19_bn_cqt",
+                           "--models-dir", str(official_models_dir), "--precision", precision)
+        assert code == 0
+        heads[precision] = out.splitlines()[0]
+    assert "(vgg19_bn_cqt, 0-12.0 s" in heads["fp32"]
+    assert "(vgg19_bn_cqt int8, 0-12.0 s" in heads["int8"]
