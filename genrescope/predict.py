@@ -22,6 +22,7 @@ from .features import Features
 from .labels import Genre
 from .models.base import Model
 from .models.registry import ModelEntry, load_model, resolve
+from .timeline import Timeline, build_timeline
 
 AMBIGUOUS_BELOW = 0.60
 DEFAULT_DURATION_S = 30.0
@@ -76,6 +77,9 @@ class Prediction:
         The file classified, if any.
     precision : str
         Numeric precision the network ran in (``"fp32"`` or ``"int8"``).
+    timeline : Timeline or None
+        Each chunk's scores with its start and end seconds, and the merged
+        segments where the leading genre changes (see :mod:`genrescope.timeline`).
     """
 
     model: str
@@ -90,6 +94,7 @@ class Prediction:
     timings: dict = field(default_factory=dict)
     source: str | None = None
     precision: str = "fp32"
+    timeline: Timeline | None = None
 
     @property
     def images(self) -> list:
@@ -111,6 +116,7 @@ class Prediction:
                       "source_channels": self.audio.source_channels,
                       "n_chunks": int(self.chunk_probabilities.shape[0])},
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
+            "timeline": self.timeline.to_dict(lang) if self.timeline else None,
         }
 
 
@@ -260,4 +266,7 @@ class Classifier:
             audio=audio,
             warnings=warnings,
             precision=self.model.precision,
+            timeline=build_timeline(chunk_scores, features.chunks, features.frame_rate_hz, genres,
+                                    offset_s=audio.offset_s, duration_s=audio.duration_s,
+                                    normalise=self.model.normalise),
         )
