@@ -10,4 +10,4 @@ if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; } ||
     echo "test.sh: could not install chromium; the browser tests will be skipped" >&2
 fi
-.venv/bin/python -m pytest -q -ra "$@"
+.venv/bin/python -m pytest -v -ra --durations=15 "$@"

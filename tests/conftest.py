@@ -107,4 +107,5 @@ def official_models_dir(tmp_path_factory) -> Path:
 def vgg_classifier(official_models_dir):
     from genrescope import Classifier
 
-    return Classifier.load("vgg19_bn_cqt", models_dir=official_models_dir, device="cpu")
+    return Classifier.load("vgg19_bn_cqt", models_dir=official_models_dir, device="cpu",
+                           precision="fp32")

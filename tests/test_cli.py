@@ -86,12 +86,14 @@ def test_user_errors_exit_2_with_one_line_and_no_traceback(tmp_path):
 def test_spectrogram_figure_and_raw_images(capsys, tmp_path, official_models_dir):
     path = write_audio(tmp_path / "clip.wav", 0.5 * chord(25.0) + 0.5 * groove(25.0), 22050)
     code, out, _ = run(capsys, "spectrogram", str(path), "-o", str(tmp_path / "fig.png"),
-                       "--model", "vgg19_bn_cqt", "--models-dir", str(official_models_dir))
+                       "--model", "vgg19_bn_cqt", "--models-dir", str(official_models_dir),
+                       "--precision", "fp32")
     assert code == 0 and out.strip() == str(tmp_path / "fig.png")
     figure = Image.open(tmp_path / "fig.png")
     assert figure.width >= 800 and figure.height >= 400
     code, out, _ = run(capsys, "spectrogram", str(path), "-o", str(tmp_path / "raw.png"), "--raw",
-                       "--model", "vgg19_bn_cqt", "--models-dir", str(official_models_dir))
+                       "--model", "vgg19_bn_cqt", "--models-dir", str(official_models_dir),
+                       "--precision", "fp32")
     written = out.split()
     assert written == [str(tmp_path / "raw_1.png"), str(tmp_path / "raw_2.png")]
     raw = np.asarray(Image.open(written[0]))
