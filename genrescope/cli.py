@@ -125,7 +125,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save-dir", metavar="DIR",
                    help="keep uploads and results here (default: nothing is kept)")
     p.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available")
+    p.add_argument("--db", metavar="LIBRARY.db",
+                   help="a library built by `genrescope index`: adds /api/v1/library/ routes")
     p.set_defaults(run=cmd_serve)
+
+    from .library.cli import add_library_commands
+
+    add_library_commands(sub, _model_args)
     return parser
 
 

@@ -1,0 +1,241 @@
+"""Analyse one track: the one pure function every indexing backend calls.
+
+:func:`analyse_track` takes a loaded :class:`~genrescope.Classifier` and a
+:class:`~genrescope.library.record.FileJob` and returns a
+:class:`~genrescope.library.record.TrackRecord`. It decodes only the
+windows the :class:`WindowPlan` asks for (default: three 10 s windows centred
+at 20, 50 and 80 % of the track), classifies each with
+:meth:`Classifier.classify` and embeds it with :meth:`Classifier.embed_audio`.
+It touches no database and no global state, so a process pool or a Ray actor
+can call it as it is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import time
+import traceback
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..errors import GenrescopeError
+from ..features import colorize
+from .record import FileJob, TrackRecord
+
+THUMBNAIL_HEIGHT = 48
+THUMBNAIL_WIDTH = 192
+THUMBNAIL_QUALITY = 75
+
+
+@dataclass(frozen=True)
+class WindowPlan:
+    """Which parts of a track are analysed.
+
+    ``spread:NxL`` (default ``spread:3x10``): N windows of L seconds centred
+    at evenly spread positions (20/50/80 % for 3); ``start:L``: the first L
+    seconds; ``full``: the whole track. A track no longer than the windows
+    together is analysed whole, once.
+
+    Examples
+    --------
+    >>> WindowPlan.parse("spread:3x10").windows(240.0)
+    [(43.0, 10.0), (115.0, 10.0), (187.0, 10.0)]
+    >>> WindowPlan.parse("start:30").windows(240.0)
+    [(0.0, 30.0)]
+    """
+
+    kind: str = "spread"
+    count: int = 3
+    length_s: float = 10.0
+
+    @classmethod
+    def parse(cls, text: str) -> "WindowPlan":
+        text = (text or "").strip().lower()
+        if text == "full":
+            return cls("full", 1, 0.0)
+        m = re.fullmatch(r"start:(\d+(?:\.\d+)?)", text)
+        if m and float(m[1]) > 0:
+            return cls("start", 1, float(m[1]))
+        m = re.fullmatch(r"spread:(\d+)x(\d+(?:\.\d+)?)", text)
+        if m and 1 <= int(m[1]) <= 20 and float(m[2]) > 0:
+            return cls("spread", int(m[1]), float(m[2]))
+        raise GenrescopeError(f"Unknown window plan {text!r}: use spread:NxSECONDS "
+                              "(e.g. spread:3x10, the default), start:SECONDS or full.")
+
+    def __str__(self) -> str:
+        if self.kind == "full":
+            return "full"
+        if self.kind == "start":
+            return f"start:{self.length_s:g}"
+        return f"spread:{self.count}x{self.length_s:g}"
+
+    def windows(self, duration_s: float | None) -> list[tuple[float, float | None]]:
+        """``(offset_s, duration_s)`` of each window; ``None`` = to the end."""
+        if self.kind == "full":
+            return [(0.0, None)]
+        if self.kind == "start":
+            return [(0.0, self.length_s)]
+        if duration_s is None:                 # length unknown: the first N x L seconds
+            return [(0.0, self.count * self.length_s)]
+        if duration_s <= self.count * self.length_s:
+            return [(0.0, None)]
+        out = []
+        for i in range(self.count):
+            centre = duration_s * (i + 1) / (self.count + 1) if self.count != 3 else \
+                duration_s * (0.2, 0.5, 0.8)[i]
+            start = min(max(centre - self.length_s / 2, 0.0), duration_s - self.length_s)
+            out.append((round(start, 3), self.length_s))
+        return out
+
+
+DEFAULT_WINDOWS = WindowPlan()
+
+
+def probe_duration_s(path: str) -> float | None:
+    """Length of the audio in seconds from the file's header (no decoding)."""
+    import soundfile as sf
+
+    try:
+        info = sf.info(path)
+        if info.frames > 0 and info.samplerate > 0:
+            return info.frames / info.samplerate
+    except Exception:                      # noqa: BLE001 - not for libsndfile: ask FFmpeg
+        pass
+    import av
+
+    try:
+        with av.open(path, metadata_errors="ignore") as container:
+            if container.streams.audio:
+                s = container.streams.audio[0]
+                if s.duration and s.time_base:
+                    return float(s.duration * s.time_base)
+            if container.duration:
+                return container.duration / 1_000_000
+    except Exception:                      # noqa: BLE001 - classify() reports the real error
+        pass
+    return None
+
+
+def model_version(classifier) -> str:
+    """A digest of the model's configuration and weights (changes when they change)."""
+    h = hashlib.blake2b(digest_size=8)
+    h.update(json.dumps(classifier.model.config, sort_keys=True, default=str).encode())
+    for name, tensor in classifier.model.state_dict().items():
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return f"{classifier.name}@{h.hexdigest()}"
+
+
+def timeline(prediction) -> list[dict]:
+    """Per chunk/patch: ``start_s``, ``end_s`` (track time) and label probabilities.
+
+    The one place that reads the chunk layout of a
+    :class:`~genrescope.predict.Prediction`.
+    """
+    feats, audio = prediction.features, prediction.audio
+    rate = feats.frame_rate_hz or 1.0
+    chunks = feats.chunks or [(0, 0)] * len(prediction.chunk_probabilities)
+    out = []
+    for (a, b), p in zip(chunks, prediction.chunk_probabilities):
+        start = audio.offset_s + a / rate
+        end = min(audio.offset_s + b / rate, audio.offset_s + audio.duration_s)
+        out.append({"start_s": round(start, 3), "end_s": round(max(end, start), 3),
+                    "p": [round(float(x), 5) for x in p]})
+    return out
+
+
+def thumbnail_jpeg(predictions: list) -> bytes:
+    """The windows' spectrograms side by side, coloured, as a small JPEG (about 3 kB)."""
+    strips = [p.features.spec_db for p in predictions if p.features.spec_db.size]
+    spec = np.concatenate(strips, axis=1)
+    image = Image.fromarray(colorize(spec)).resize((THUMBNAIL_WIDTH, THUMBNAIL_HEIGHT),
+                                                   Image.BILINEAR)
+    buf = io.BytesIO()
+    image.save(buf, format="JPEG", quality=THUMBNAIL_QUALITY, optimize=True)
+    return buf.getvalue()
+
+
+def analyse_track(classifier, job: FileJob, plan: WindowPlan = DEFAULT_WINDOWS, *,
+                  top_k: int = 5, version: str | None = None) -> TrackRecord:
+    """Analyse one file; never raises for a bad file (the error is in the record).
+
+    Parameters
+    ----------
+    classifier : Classifier
+        A loaded model (load it once per worker).
+    job : FileJob
+        The file and its identity.
+    plan : WindowPlan
+        Which windows to analyse.
+    top_k : int
+        Genres kept in :attr:`TrackRecord.top`.
+    version : str, optional
+        :func:`model_version` of ``classifier`` (computed when not given).
+
+    Returns
+    -------
+    TrackRecord
+    """
+    t0 = time.perf_counter()
+    version = version or model_version(classifier)
+    ident = dict(model=classifier.name, model_version=version, windows=str(plan))
+    try:
+        duration_s = probe_duration_s(job.path)
+        preds, embeddings = [], []
+        for offset_s, length_s in plan.windows(duration_s):
+            pred = classifier.classify(job.path, offset_s=offset_s, duration_s=length_s,
+                                       top_k=top_k)
+            preds.append(pred)
+            embeddings.append(classifier.embed_audio(pred.audio))
+    except GenrescopeError as exc:
+        return TrackRecord.failed(job, str(exc), analysis_s=time.perf_counter() - t0, **ident)
+    except (MemoryError, KeyboardInterrupt):
+        raise
+    except Exception as exc:               # noqa: BLE001 - one odd file must not stop a run
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        return TrackRecord.failed(
+            job, f"internal error {type(exc).__name__}: {exc} "
+            f"({where.filename.rsplit('/', 1)[-1]}:{where.lineno})",
+            analysis_s=time.perf_counter() - t0, **ident)
+    if duration_s is None:
+        duration_s = max(p.audio.offset_s + p.audio.duration_s for p in preds)
+    weights = np.array([len(p.chunk_probabilities) for p in preds], dtype=np.float64)
+    probs = np.average([[p.probabilities[g.id] for g in p.genres] for p in preds], axis=0,
+                       weights=weights)
+    if probs.sum() > 0 and classifier.model.normalise:
+        probs = probs / probs.sum()
+    order = np.argsort(-probs, kind="stable")[:top_k]
+    labels = [g.id for g in classifier.genres]
+    warnings, seen = [], set()
+    for p in preds:
+        for w in p.warnings:
+            if w.code not in seen:
+                seen.add(w.code)
+                warnings.append({"code": w.code, "message": w.message})
+    if probs[order[0]] < 0.60 and "ambiguous" not in seen:
+        warnings.append({"code": "ambiguous", "message": "The model is unsure of the genre."})
+    elif probs[order[0]] >= 0.60 and "ambiguous" in seen:
+        warnings = [w for w in warnings if w["code"] != "ambiguous"]
+    embedding = np.average(np.stack(embeddings), axis=0, weights=weights).astype(np.float32)
+    return TrackRecord(
+        job.path, job.size, job.mtime_ns, job.content_hash,
+        duration_s=float(duration_s),
+        top=[(labels[i], float(probs[i])) for i in order],
+        probabilities=probs.astype(np.float32),
+        embedding=embedding,
+        timeline=[c for p in preds for c in timeline(p)],
+        thumbnail_jpeg=thumbnail_jpeg(preds),
+        warnings=warnings,
+        analysis_s=time.perf_counter() - t0,
+        **ident)
+
+
+def set_threads(n: int) -> None:
+    """Threads torch may use in this process (one per worker when several run)."""
+    torch.set_num_threads(max(1, n))

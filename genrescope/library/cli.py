@@ -1,0 +1,126 @@
+"""The library's sub-commands: ``index``, ``similar``, ``playlist``, ``library``.
+
+:func:`add_library_commands` adds them to the ``genrescope`` parser; the
+bodies here only parse, call the package and print.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ..errors import GenrescopeError
+
+EXIT_USER_ERROR = 2
+
+
+def add_library_commands(sub, model_args) -> None:
+    """Add the sub-commands to ``sub`` (``model_args(p)`` adds --model etc.)."""
+    p = sub.add_parser("index", help="analyse music folders once into a library database")
+    p.add_argument("paths", nargs="+", metavar="DIR", help="music folders (or files)")
+    p.add_argument("--db", required=True, metavar="LIBRARY.db", help="SQLite file (created)")
+    model_args(p)
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="processes analysing in parallel (default 1; 2 on a 2-core machine)")
+    p.add_argument("--windows", default="spread:3x10", metavar="PLAN",
+                   help="what is analysed per track: spread:NxS (default spread:3x10: three "
+                   "10 s windows at 20/50/80 %%), start:S, or full")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="analyse again files that failed before")
+    p.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="where analysis runs (ray: the genrescope[ray] extra)")
+    p.set_defaults(run=cmd_index)
+
+    p = sub.add_parser("similar", help="tracks of the library that sound like a track or file")
+    p.add_argument("track", metavar="TRACK_OR_FILE",
+                   help="a track id or path in the library, or any audio file")
+    p.add_argument("--db", required=True, metavar="LIBRARY.db")
+    p.add_argument("-k", type=int, default=10, help="how many (default 10)")
+    p.add_argument("--lang", choices=("en", "zh"), default="en")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(run=cmd_similar)
+
+    p = sub.add_parser("playlist", help="a sonic path between tracks, or around seeds, as M3U8")
+    p.add_argument("--db", required=True, metavar="LIBRARY.db")
+    p.add_argument("--from", dest="start", metavar="A", help="first track (id, path or file)")
+    p.add_argument("--to", dest="end", metavar="B", help="last track")
+    p.add_argument("--seed", action="append", default=[], metavar="S",
+                   help="a seed track (repeat for several); instead of --from/--to")
+    p.add_argument("--length", type=int, default=12, metavar="N", help="tracks (default 12)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.m3u8")
+    p.set_defaults(run=cmd_playlist)
+
+    p = sub.add_parser("library", help="what a library holds: genres, unsure tracks, a map")
+    p.add_argument("--db", required=True, metavar="LIBRARY.db")
+    p.add_argument("--map", metavar="MAP.html", help="write a 2-D map that opens offline")
+    p.add_argument("--lang", choices=("en", "zh"), default="en")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(run=cmd_library)
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    """Exit 2 when some files failed (they are recorded), 130 when interrupted."""
+    from .index import index
+
+    summary = index(args.paths, args.db, model=args.model, models_dir=args.models_dir,
+                    device=args.device, precision=args.precision, workers=args.workers,
+                    windows=args.windows, retry_failed=args.retry_failed,
+                    backend=args.backend, progress=True)
+    print(summary.text())
+    if summary.interrupted:
+        return 130
+    return EXIT_USER_ERROR if summary.failed else 0
+
+
+def cmd_similar(args: argparse.Namespace) -> int:
+    from . import Library
+
+    with Library(args.db) as lib:
+        hits = lib.similar(args.track, k=args.k)
+        if args.format == "json":
+            json.dump([h.to_dict(args.lang) for h in hits], sys.stdout, ensure_ascii=False,
+                      indent=2)
+            print()
+            return 0
+        for rank, h in enumerate(hits, 1):
+            print(f"{rank:>3}. {h.similarity:5.3f}  {h.track.path}")
+            print(f"       {h.reason(args.lang)}")
+    return 0
+
+
+def cmd_playlist(args: argparse.Namespace) -> int:
+    from . import Library
+
+    with Library(args.db) as lib:
+        if args.seed:
+            if args.start or args.end:
+                raise GenrescopeError("Use either --from/--to or --seed, not both.")
+            tracks = lib.playlist_around(args.seed, length=args.length)
+        elif args.start and args.end:
+            tracks = lib.path(args.start, args.end, length=args.length)
+        else:
+            raise GenrescopeError("Say where the playlist goes: --from A --to B, or --seed A "
+                                  "[--seed C ...].")
+        lib.write_m3u8(tracks, args.output)
+    for t in tracks:
+        print(t.path)
+    print(f"wrote {args.output} ({len(tracks)} tracks)", file=sys.stderr)
+    return 0
+
+
+def cmd_library(args: argparse.Namespace) -> int:
+    from . import Library
+
+    with Library(args.db) as lib:
+        stats = lib.stats()
+        if args.map:
+            lib.write_map(args.map, lang=args.lang)
+    if args.format == "json":
+        json.dump(stats.to_dict(args.lang), sys.stdout, ensure_ascii=False, indent=2)
+        print()
+    else:
+        print(stats.text(args.lang))
+    if args.map:
+        print(f"wrote {args.map}", file=sys.stderr)
+    return 0
