@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image
 
 from .predict import Prediction
+from .timeline import Timeline, clock
 
 
 #: Above this many chunks the figure shows one strip with chunk boundaries.
@@ -133,3 +134,164 @@ def _pitch_axis(prediction: Prediction):
     ticks = [float(np.interp(hz, row_hz, rows)) + 0.5 for hz in wanted]
     labels = [f"{hz / 1000:g}k" if hz >= 1000 else f"{hz}" for hz in wanted]
     return ticks, labels, "Frequency (Hz)"
+
+
+#: Fonts tried for Chinese text, after matplotlib's default (first one installed wins).
+CJK_FONTS = ("WenQuanYi Micro Hei", "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC",
+             "SimHei", "Microsoft YaHei", "PingFang SC")
+
+_TEXT = {
+    "en": {"time": "Time (s)", "probability": "Probability", "Pitch (note)": "Pitch (note)",
+           "Frequency (Hz)": "Frequency (Hz)", "Frequency band": "Frequency band",
+           "why": "Why {genre} ({p:.0%})? Red: silencing this part lowers the probability "
+                  "(it made the model say so); blue: raises it",
+           "scale": "Drop in P({genre}) when silenced\n(percentage points)",
+           "timeline": "Genres over time (each analysed chunk)", "leading": "leading"},
+    "zh": {"time": "时间（秒）", "probability": "概率", "Pitch (note)": "音高（音名）",
+           "Frequency (Hz)": "频率（Hz）", "Frequency band": "频带",
+           "why": "为什么是{genre}（{p:.0%}）？红色：静音该区域会降低该流派的概率"
+                  "（是它让模型这样判断）；蓝色：会提高",
+           "scale": "静音后{genre}概率的下降\n（百分点）",
+           "timeline": "流派随时间的变化（每个分析片段）", "leading": "主导"},
+}
+
+
+def explanation_figure(explanation, *, lang: str = "en", title: str | None = None,
+                       width_in: float = 10.0):
+    """The occlusion map over the spectrogram the model saw.
+
+    Same axes as :func:`spectrogram_figure`: seconds of the source on x,
+    notes (CQT) or Hz (mel) on y. The spectrogram is drawn in greys; each
+    occlusion cell is tinted red where silencing it lowers the genre's
+    probability and blue where it raises it; the colour bar gives the drop in
+    percentage points; the strongest cell is outlined.
+
+    Parameters
+    ----------
+    explanation : Explanation
+        With its ``prediction`` (see :func:`genrescope.explain.explain`).
+    lang : {"en", "zh"}
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+
+    prediction = explanation.prediction
+    if prediction is None:
+        raise ValueError("explanation_figure needs an Explanation with its prediction")
+    text, family = _TEXT[lang], _fonts(lang)
+    features = prediction.features
+    n_rows, n_frames = features.spec_db.shape
+    fr = features.frame_rate_hz or 1.0
+    offset_s = prediction.audio.offset_s
+    fig = Figure(figsize=(width_in, 3.6), layout="constrained")
+    ax = fig.subplots()
+    ax.imshow(features.spec_db, origin="lower", aspect="auto", cmap="gray",
+              interpolation="nearest", extent=(offset_s, offset_s + n_frames / fr, 0, n_rows))
+    heat_pp = explanation.heat * 100.0
+    vmax = max(float(np.abs(heat_pp).max()), 1e-3)
+    y_edges = np.append(explanation.rows[:, 0], explanation.rows[-1, 1])
+    mesh = None
+    for chunk in np.unique(explanation.chunk_index):
+        cells = np.flatnonzero(explanation.chunk_index == chunk)
+        x_edges = np.append(explanation.time_s[cells, 0], explanation.time_s[cells[-1], 1])
+        mesh = ax.pcolormesh(x_edges, y_edges, heat_pp[:, cells], cmap="RdBu_r", vmin=-vmax,
+                             vmax=vmax, alpha=0.6, shading="flat", edgecolors="none")
+    band, cell = explanation.peak()
+    (t0, t1), (r0, r1) = explanation.time_s[cell], explanation.rows[band]
+    ax.add_patch(Rectangle((t0, r0), t1 - t0, r1 - r0, fill=False, edgecolor="yellow", lw=1.5))
+    ticks, tick_labels, y_label = _pitch_axis(prediction)
+    ax.set_yticks(ticks, tick_labels)
+    ax.set_ylim(0, n_rows)
+    ax.set_ylabel(text[y_label], fontfamily=family)
+    ax.set_xlabel(text["time"], fontfamily=family)
+    name = explanation.genre.name(lang)
+    bar = fig.colorbar(mesh, ax=ax, pad=0.01)
+    bar.set_label(text["scale"].format(genre=name), fontfamily=family)
+    ax.set_title(text["why"].format(genre=name, p=explanation.probability), fontsize=9,
+                 loc="left", fontfamily=family)
+    if title:
+        fig.suptitle(title, fontfamily=family)
+    return fig
+
+
+def timeline_figure(timeline: Timeline, *, lang: str = "en", top_k: int = 5,
+                    title: str | None = None, width_in: float = 10.0):
+    """The genres over time: each chunk's probability of the ``top_k`` genres
+    (highest mean first) as steps over its seconds, and under them the merged
+    segments of the leading genre.
+
+    Parameters
+    ----------
+    timeline : Timeline
+        ``Prediction.timeline``.
+    lang : {"en", "zh"}
+        Language of the legend and labels.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
+
+    text, family = _TEXT[lang], _fonts(lang)
+    probs = timeline.probabilities
+    order = [int(i) for i in np.argsort(-probs.mean(axis=0), kind="stable")[:max(1, top_k)]]
+    colours = {g: colormaps["tab10"](k % 10) for k, g in enumerate(order)}
+    edges = np.array([c.start_s for c in timeline.chunks] + [timeline.chunks[-1].end_s])
+    fig = Figure(figsize=(width_in, 3.2), layout="constrained")
+    ax, seg_ax = fig.subplots(2, 1, sharex=True, height_ratios=(5, 1))
+    for g in order:
+        ax.stairs(probs[:, g], edges, color=colours[g], lw=2,
+                  label=timeline.genres[g].name(lang))
+    ax.set_ylim(0, max(1e-3, float(probs[:, order].max())) * 1.1)
+    ax.set_ylabel(text["probability"], fontfamily=family)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
+              prop={"family": family, "size": 8})
+    ax.set_title(title or text["timeline"], fontsize=9, loc="left", fontfamily=family)
+    index = {g.id: i for i, g in enumerate(timeline.genres)}
+    for seg in timeline.segments():
+        colour = colours.get(index[seg.genre.id], "lightgrey")
+        seg_ax.axvspan(seg.start_s, seg.end_s, color=colour, alpha=0.7)
+        seg_ax.text((seg.start_s + seg.end_s) / 2, 0.5,
+                    f"{seg.genre.name(lang)} {clock(seg.start_s)}-{clock(seg.end_s)}",
+                    ha="center", va="center", fontsize=7, fontfamily=family, clip_on=True)
+    seg_ax.set_yticks([])
+    seg_ax.set_ylabel(text["leading"], fontsize=8, rotation=0, ha="right", va="center",
+                      fontfamily=family)
+    seg_ax.set_xlim(timeline.start_s, timeline.end_s)
+    seg_ax.set_xlabel(text["time"], fontfamily=family)
+    return fig
+
+
+def figure_png(fig, dpi: int = 100) -> bytes:
+    """A figure as PNG bytes (for the API and the page)."""
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def save_explanation(explanation, path: str | os.PathLike, *, lang: str = "en") -> str:
+    """Write :func:`explanation_figure` to ``path`` (PNG, JPEG, SVG, PDF by extension)."""
+    path = os.fspath(path)
+    source = explanation.prediction.source if explanation.prediction is not None else None
+    explanation_figure(explanation, lang=lang,
+                       title=os.path.basename(source) if source else None).savefig(path, dpi=100)
+    return path
+
+
+def _fonts(lang: str) -> list[str]:
+    """Font families for ``lang``: matplotlib's default, then an installed CJK font."""
+    from matplotlib import font_manager, rcParams
+
+    families = list(rcParams["font.sans-serif"][:1]) or ["DejaVu Sans"]
+    if lang == "zh":
+        installed = {f.name for f in font_manager.fontManager.ttflist}
+        families += [f for f in CJK_FONTS if f in installed][:1]
+    return families
