@@ -1,0 +1,298 @@
+"""Read a library: tracks, search, similar tracks, playlists, statistics.
+
+:class:`Library` opens the database built by ``genrescope index`` (it never
+writes to it) and is what the CLI, the REST routes and Python users share.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import GenrescopeError
+from . import search
+from .db import connect, unblob
+from .results import Hit, Track
+
+_COLUMNS = ("id, path, size, duration_s, model, windows, top_json, warnings_json, error, "
+            "top_probability")
+
+
+@dataclass
+class _Index:
+    """The embeddings of one model's analysed tracks, unit rows."""
+
+    version: int
+    model: str
+    ids: np.ndarray
+    unit: np.ndarray
+    row_of: dict
+
+
+class Library:
+    """A library database, opened for reading.
+
+    Parameters
+    ----------
+    db : str or PathLike
+        The file ``genrescope index`` wrote.
+    models_dir : str or PathLike, optional
+        Where the library's model is looked up when a file outside the
+        library is analysed on the fly.
+    classifier : Classifier, optional
+        An already loaded model of the library (saves loading it).
+
+    Examples
+    --------
+    >>> with Library("library.db") as lib:                      # doctest: +SKIP
+    ...     for hit in lib.similar("song.mp3", k=5):
+    ...         print(hit.track.path, hit.reason())
+    """
+
+    def __init__(self, db, *, models_dir=None, classifier=None):
+        self.db = Path(db)
+        self.con = connect(self.db)
+        self.models_dir = models_dir
+        self._classifier = classifier
+        self._lock = threading.RLock()
+        self._index: _Index | None = None
+        self._names: dict[str, dict] = {}
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- rows ------------------------------------------------------------- #
+    def _query(self, sql: str, params=()) -> list:
+        with self._lock:
+            return self.con.execute(sql, params).fetchall()
+
+    def _track(self, row) -> Track:
+        (id_, path, size, duration_s, model, windows, top_json, warnings_json, error,
+         _) = row
+        return Track(id_, path, size, duration_s, model, windows,
+                     [tuple(x) for x in json.loads(top_json or "[]")],
+                     json.loads(warnings_json or "[]"), error, self._model_names(model))
+
+    def _model_names(self, model: str | None) -> dict:
+        if model and model not in self._names:
+            row = self._query("SELECT names_json FROM models WHERE name=?", (model,))
+            self._names[model] = {k: tuple(v) for k, v in json.loads(row[0][0]).items()} \
+                if row else {}
+        return self._names.get(model, {})
+
+    def __len__(self) -> int:
+        return self._query("SELECT count(*) FROM tracks")[0][0]
+
+    def tracks(self, query: str | None = None, *, genre: str | None = None,
+               limit: int = 50, offset: int = 0) -> list[Track]:
+        """Tracks whose path contains ``query`` (case-insensitive) and whose top
+        genre is ``genre`` (a label id, or its English or Chinese name)."""
+        where, params = [], []
+        if query:
+            where.append("path LIKE ? ESCAPE '\\'")
+            params.append("%" + query.replace("\\", "\\\\").replace("%", "\\%")
+                          .replace("_", "\\_") + "%")
+        if genre:
+            where.append("top_label IN (%s)" % ",".join("?" * len(labels := self._labels(genre))))
+            params += labels
+        sql = f"SELECT {_COLUMNS} FROM tracks"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY path LIMIT ? OFFSET ?"
+        return [self._track(r) for r in self._query(sql, params + [int(limit), int(offset)])]
+
+    def _labels(self, name: str) -> list[str]:
+        wanted = name.strip().lower()
+        labels = {wanted}
+        for (names_json,) in self._query("SELECT names_json FROM models"):
+            for label, (en, zh) in json.loads(names_json).items():
+                if wanted in (label.lower(), en.lower(), zh):
+                    labels.add(label)
+        return sorted(labels)
+
+    def track(self, ref) -> Track:
+        """A track by id or path.
+
+        Raises
+        ------
+        GenrescopeError
+            (404) No such track in the library.
+        """
+        found = self.find(ref)
+        if found is None:
+            raise GenrescopeError(f"No track {ref!r} in the library {self.db}.", status=404)
+        return found
+
+    def find(self, ref) -> Track | None:
+        """The track ``ref`` names (id, or path as given or absolute), or ``None``."""
+        if isinstance(ref, (int, np.integer)) or (isinstance(ref, str) and ref.isdigit()):
+            rows = self._query(f"SELECT {_COLUMNS} FROM tracks WHERE id=?", (int(ref),))
+            if rows or not isinstance(ref, str) or not os.path.exists(ref):
+                return self._track(rows[0]) if rows else None
+        path = os.fspath(ref)
+        rows = self._query(f"SELECT {_COLUMNS} FROM tracks WHERE path IN (?, ?)",
+                           (path, os.path.abspath(path)))
+        return self._track(rows[0]) if rows else None
+
+    def arrays(self, track_id: int) -> dict:
+        """``probabilities``, ``embedding``, ``timeline`` and ``labels`` of a track."""
+        rows = self._query("SELECT t.probabilities, t.embedding, t.timeline_json, m.labels_json "
+                           "FROM tracks t LEFT JOIN models m ON m.name = t.model "
+                           "WHERE t.id=?", (int(track_id),))
+        if not rows:
+            raise GenrescopeError(f"No track {track_id} in the library.", status=404)
+        p, e, tl, labels = rows[0]
+        return {"probabilities": unblob(p), "embedding": unblob(e),
+                "timeline": json.loads(tl or "[]"), "labels": json.loads(labels or "[]")}
+
+    def thumbnail(self, track_id: int) -> bytes | None:
+        """The track's spectrogram thumbnail (JPEG bytes), if it was analysed."""
+        rows = self._query("SELECT thumbnail_jpeg FROM tracks WHERE id=?", (int(track_id),))
+        return rows[0][0] if rows else None
+
+    # -- embeddings ------------------------------------------------------- #
+    def _embeddings(self) -> _Index:
+        """The unit embeddings of the main model's tracks, reloaded after writes."""
+        with self._lock:
+            version = self.con.execute("PRAGMA data_version").fetchone()[0]
+            count = self.con.execute("SELECT count(*), max(indexed_at) FROM tracks").fetchone()
+            key = hash((version, count))
+            if self._index is not None and self._index.version == key:
+                return self._index
+            row = self.con.execute(
+                "SELECT model, count(*) c FROM tracks WHERE error IS NULL AND embedding IS NOT "
+                "NULL GROUP BY model ORDER BY c DESC LIMIT 1").fetchone()
+            if row is None:
+                raise GenrescopeError(f"The library {self.db} has no analysed tracks yet: "
+                                      "run `genrescope index` first.", status=409)
+            rows = self.con.execute(
+                "SELECT id, embedding FROM tracks WHERE model=? AND error IS NULL AND "
+                "embedding IS NOT NULL ORDER BY id", (row[0],)).fetchall()
+        ids = np.array([r[0] for r in rows], dtype=np.int64)
+        unit = search.normalise_rows(np.stack([unblob(r[1]) for r in rows]))
+        self._index = _Index(key, row[0], ids, unit, {int(i): n for n, i in enumerate(ids)})
+        return self._index
+
+    def _vector(self, ref) -> tuple[Track | None, np.ndarray, dict]:
+        """(track or None, embedding, arrays) of a library track or an outside file."""
+        index = self._embeddings()
+        track = self.find(ref)
+        if track is not None:
+            if track.error:
+                raise GenrescopeError(f"{track.path} could not be analysed: {track.error}")
+            arrays = self.arrays(track.id)
+            return track, arrays["embedding"], arrays
+        if not os.path.isfile(os.fspath(ref)):
+            raise GenrescopeError(f"{ref!r} is neither a track of the library nor a file.",
+                                  status=404)
+        rec = self.analyse_file(os.fspath(ref), index.model)
+        return None, rec.embedding, {"probabilities": rec.probabilities,
+                                     "timeline": rec.timeline}
+
+    def analyse_file(self, path: str, model: str | None = None):
+        """Analyse a file outside the library as the indexer would (not stored)."""
+        from .analyse import WindowPlan, analyse_track
+        from .record import file_job
+
+        model = model or self._embeddings().model
+        if self._classifier is None or self._classifier.name != model:
+            from ..predict import Classifier
+
+            self._classifier = Classifier.load(model, models_dir=self.models_dir)
+        plan = self._query("SELECT windows, count(*) c FROM tracks WHERE model=? "
+                           "GROUP BY windows ORDER BY c DESC LIMIT 1", (model,))
+        rec = analyse_track(self._classifier, file_job(path),
+                            WindowPlan.parse(plan[0][0]) if plan else WindowPlan())
+        if rec.error:
+            raise GenrescopeError(rec.error)
+        return rec
+
+    def similar(self, ref, k: int = 10) -> list[Hit]:
+        """The ``k`` tracks nearest ``ref`` (id, path in the library, or any
+        audio file, analysed on the fly), each with why it is near."""
+        if not 1 <= int(k) <= 1000:
+            raise GenrescopeError("k must be between 1 and 1000.")
+        track, vector, arrays = self._vector(ref)
+        index = self._embeddings()
+        exclude = [index.row_of[track.id]] if track and track.id in index.row_of else []
+        hits = search.nearest(index.unit, vector, int(k), exclude)
+        return [self._hit(int(index.ids[i]), sim, track, arrays) for i, sim in hits]
+
+    def _hit(self, track_id: int, similarity: float, query: Track | None, q: dict) -> Hit:
+        other = self.track(track_id)
+        o = self.arrays(track_id)
+        top_q = {g for g, _ in query.top[:3]} if query else set(
+            np.asarray(o["labels"])[np.argsort(-q["probabilities"])[:3]])
+        shared = [g for g, _ in other.top[:3] if g in top_q]
+        return Hit(other, similarity, shared,
+                   search.genre_overlap(q["probabilities"], o["probabilities"]),
+                   search.timeline_similarity(q["timeline"], o["timeline"]))
+
+    # -- playlists -------------------------------------------------------- #
+    def _row(self, ref) -> int:
+        index = self._embeddings()
+        track = self.track(ref)
+        if track.id not in index.row_of:
+            raise GenrescopeError(f"{track.path} has no analysis with {index.model} "
+                                  f"({track.error or 'another model'}).")
+        return index.row_of[track.id]
+
+    def path(self, start, end, *, length: int = 12) -> list[Track]:
+        """A sonic path of ``length`` tracks from ``start`` to ``end`` (no repeats)."""
+        a, b = self._row(start), self._row(end)
+        if a == b:
+            raise GenrescopeError("--from and --to are the same track.")
+        ids = self._embeddings().ids
+        return [self.track(int(ids[i])) for i in search.sonic_path(
+            self._embeddings().unit, a, b, max(2, int(length)))]
+
+    def playlist_around(self, seeds: list, *, length: int = 12) -> list[Track]:
+        """``length`` tracks around the seeds, starting with the first seed."""
+        rows = [self._row(s) for s in seeds]
+        index = self._embeddings()
+        return [self.track(int(index.ids[i]))
+                for i in search.around_seeds(index.unit, rows, int(length))]
+
+    @staticmethod
+    def write_m3u8(tracks: list[Track], out) -> Path:
+        """An extended M3U playlist (UTF-8) with absolute paths."""
+        lines = ["#EXTM3U"]
+        for t in tracks:
+            lines.append(f"#EXTINF:{round(t.duration_s or -1)},{t.title}")
+            lines.append(os.path.abspath(t.path))
+        out = Path(out)
+        out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return out
+
+    # -- overview --------------------------------------------------------- #
+    def stats(self):
+        """Counts per top genre, unsure and not-music tracks, failures."""
+        from .overview import LibraryStats
+
+        tracks = [self._track(r) for r in self._query(f"SELECT {_COLUMNS} FROM tracks "
+                                                      "ORDER BY path")]
+        return LibraryStats.of(tracks)
+
+    def write_map(self, out, *, lang: str = "en", seed: int = 0) -> Path:
+        """A 2-D map of the library as a self-contained HTML file (see :mod:`.map`)."""
+        from .map import write_map
+
+        index = self._embeddings()
+        tracks = self._tracks_of(index.ids)
+        return write_map(out, index.unit, tracks, lang=lang, seed=seed)
+
+    def _tracks_of(self, ids: np.ndarray) -> list[Track]:
+        """Tracks of ``ids`` in that order, read in one query."""
+        rows = {r[0]: r for r in self._query(f"SELECT {_COLUMNS} FROM tracks")}
+        return [self._track(rows[int(i)]) for i in ids if int(i) in rows]

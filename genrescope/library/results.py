@@ -1,0 +1,121 @@
+"""What the library answers with: :class:`Track` rows and similar-track :class:`Hit` s."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..labels import genre as genre_of
+
+#: Top-genre probability under which a track is listed as unsure.
+UNSURE_BELOW = 0.60
+#: Labels that mean "this is not music" when a model has them.
+NOT_MUSIC_LABELS = frozenset({"speech", "noise", "silence", "not_music", "non_music"})
+
+
+@dataclass
+class Track:
+    """One row of the library (without its arrays).
+
+    Attributes
+    ----------
+    id : int
+    path : str
+    size : int
+        Bytes.
+    duration_s : float or None
+    model : str or None
+    windows : str or None
+        The analysed windows' plan.
+    top : list of (str, float)
+        Top genres (label id, probability).
+    warnings : list of dict
+    error : str or None
+        Why the file could not be analysed.
+    names : dict
+        Label id -> (English, Chinese) of the track's model.
+    """
+
+    id: int
+    path: str
+    size: int
+    duration_s: float | None
+    model: str | None
+    windows: str | None
+    top: list
+    warnings: list
+    error: str | None
+    names: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def title(self) -> str:
+        return Path(self.path).stem
+
+    def genre_name(self, label: str, lang: str = "en") -> str:
+        if label in self.names:
+            return self.names[label][1 if lang == "zh" else 0]
+        return genre_of(label).name(lang)
+
+    @property
+    def unsure(self) -> bool:
+        return self.error is None and bool(self.top) and self.top[0][1] < UNSURE_BELOW
+
+    @property
+    def not_music(self) -> bool:
+        return self.error is None and (
+            any(w["code"] == "silence" for w in self.warnings)
+            or bool(self.top and self.top[0][0].lower() in NOT_MUSIC_LABELS))
+
+    def to_dict(self, lang: str = "en") -> dict:
+        return {"id": self.id, "path": self.path, "title": self.title, "size": self.size,
+                "duration_s": self.duration_s, "model": self.model, "windows": self.windows,
+                "top": [{"label": g, "name": self.genre_name(g, lang), "probability": p}
+                        for g, p in self.top],
+                "warnings": self.warnings, "error": self.error,
+                "unsure": self.unsure, "not_music": self.not_music}
+
+
+@dataclass
+class Hit:
+    """A similar track and why it is near.
+
+    Attributes
+    ----------
+    track : Track
+    similarity : float
+        Cosine similarity of the embeddings (1 = the same).
+    shared_genres : list of str
+        Labels in the top 3 of both tracks.
+    genre_overlap : float
+        How alike the two genre mixes are (0-1).
+    timeline_similarity : float or None
+        How alike the genre timelines are (0-1).
+    """
+
+    track: Track
+    similarity: float
+    shared_genres: list
+    genre_overlap: float
+    timeline_similarity: float | None
+
+    def reason(self, lang: str = "en") -> str:
+        names = [self.track.genre_name(g, lang) for g in self.shared_genres]
+        if lang == "zh":
+            parts = [f"共同流派：{'、'.join(names)}" if names else "没有共同的主要流派",
+                     f"流派构成相似度 {self.genre_overlap:.0%}"]
+            if self.timeline_similarity is not None:
+                parts.append(f"时间线相似度 {self.timeline_similarity:.0%}")
+            return "；".join(parts)
+        parts = [f"shares {', '.join(names)}" if names else "no top genre in common",
+                 f"genre mix {self.genre_overlap:.0%} alike"]
+        if self.timeline_similarity is not None:
+            parts.append(f"timelines {self.timeline_similarity:.0%} alike")
+        return "; ".join(parts)
+
+    def to_dict(self, lang: str = "en") -> dict:
+        return {"track": self.track.to_dict(lang), "similarity": round(self.similarity, 6),
+                "shared_genres": self.shared_genres,
+                "genre_overlap": round(self.genre_overlap, 4),
+                "timeline_similarity": None if self.timeline_similarity is None
+                else round(self.timeline_similarity, 4),
+                "reason": self.reason(lang)}

@@ -1,0 +1,143 @@
+"""Similar tracks, playlists, statistics and the map of an indexed library."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from library_util import music_folder
+
+from genrescope import GenrescopeError
+from genrescope.cli import main
+from genrescope.library import Library, index, search
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    root = tmp_path_factory.mktemp("lib")
+    paths = music_folder(root / "music", 10)
+    shutil.copy(paths[0], root / "music" / "copy_of_track00.wav")      # an exact duplicate
+    (root / "music" / "broken.wav").write_bytes(b"not audio")
+    db = root / "lib.db"
+    index([str(root / "music")], str(db), progress=False)
+    return db, paths
+
+
+# -- pure numpy ------------------------------------------------------------- #
+def test_nearest_is_exact_and_excludes():
+    rng = np.random.default_rng(0)
+    unit = search.normalise_rows(rng.normal(size=(500, 16)))
+    q = rng.normal(size=16)
+    hits = search.nearest(unit, q, 5, exclude=[3])
+    expected = np.argsort(-(unit @ (q / np.linalg.norm(q))))
+    expected = [i for i in expected if i != 3][:5]
+    assert [i for i, _ in hits] == expected
+    assert all(a[1] >= b[1] for a, b in zip(hits, hits[1:]))
+
+
+def test_sonic_path_and_seeds_never_repeat():
+    rng = np.random.default_rng(1)
+    unit = search.normalise_rows(rng.normal(size=(40, 8)))
+    path = search.sonic_path(unit, 2, 7, 10)
+    assert (path[0], path[-1], len(path), len(set(path))) == (2, 7, 10, 10)
+    assert len(search.sonic_path(unit[:5], 0, 4, 50)) == 5           # capped by the library
+    seeds = search.around_seeds(unit, [5, 9], 12)
+    assert seeds[0] == 5 and 9 in seeds and len(seeds) == len(set(seeds)) == 12
+
+
+def test_genre_and_timeline_similarity():
+    a = [{"start_s": 0, "end_s": 3, "p": [1, 0]}, {"start_s": 3, "end_s": 6, "p": [0, 1]}]
+    b = [{"start_s": 0, "end_s": 3, "p": [0, 1]}, {"start_s": 3, "end_s": 6, "p": [1, 0]}]
+    assert search.timeline_similarity(a, a) == pytest.approx(1.0)
+    assert search.timeline_similarity(a, b) == pytest.approx(0.0)
+    assert search.genre_overlap(np.array([0.5, 0.5]), np.array([0.5, 0.5])) == pytest.approx(1)
+
+
+# -- the Library object ---------------------------------------------------- #
+def test_similar_finds_the_duplicate_first_with_reasons(library):
+    db, paths = library
+    with Library(db) as lib:
+        hits = lib.similar(str(paths[0]), k=4)
+        assert len(hits) == 4
+        assert hits[0].track.path.endswith("copy_of_track00.wav")
+        assert hits[0].similarity == pytest.approx(1.0, abs=1e-5)
+        assert all(h.track.path != str(paths[0]) for h in hits)       # not itself
+        assert [h.similarity for h in hits] == sorted((h.similarity for h in hits), reverse=True)
+        assert hits[0].timeline_similarity == pytest.approx(1.0, abs=1e-3)
+        assert "shares" in hits[0].reason("en") and "共同流派" in hits[0].reason("zh")
+        by_id = lib.similar(hits[0].track.id, k=1)
+        assert by_id[0].track.path == str(paths[0])
+
+
+def test_similar_analyses_a_file_outside_the_library(library, tmp_path):
+    db, paths = library
+    outside = tmp_path / "elsewhere.wav"
+    shutil.copy(paths[5], outside)
+    with Library(db) as lib:
+        hits = lib.similar(str(outside), k=3)
+        assert hits[0].track.path == str(paths[5])
+        assert hits[0].similarity == pytest.approx(1.0, abs=1e-4)
+        with pytest.raises(GenrescopeError, match="neither a track"):
+            lib.similar(str(tmp_path / "missing.wav"))
+
+
+def test_playlist_path_starts_and_ends_where_asked(library, tmp_path):
+    db, paths = library
+    with Library(db) as lib:
+        tracks = lib.path(str(paths[1]), str(paths[6]), length=6)
+        assert tracks[0].path == str(paths[1]) and tracks[-1].path == str(paths[6])
+        assert len(tracks) == 6 and len({t.id for t in tracks}) == 6
+        around = lib.playlist_around([str(paths[2]), str(paths[7])], length=5)
+        assert around[0].path == str(paths[2]) and len({t.id for t in around}) == 5
+        out = lib.write_m3u8(tracks, tmp_path / "p.m3u8")
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "#EXTM3U"
+    assert lines[1].startswith("#EXTINF:4,") and lines[2] == str(paths[1])
+    assert lines[-1] == str(paths[6])
+
+
+def test_search_stats_and_failed(library):
+    db, paths = library
+    with Library(db) as lib:
+        assert len(lib) == 12
+        assert [t.path for t in lib.tracks("track03")] == [str(paths[3])]
+        assert lib.tracks("%") == []                                # LIKE wildcards escaped
+        top = lib.tracks("track01")[0].top[0][0]
+        assert all(t.top[0][0] == top for t in lib.tracks(genre=top, limit=100))
+        stats = lib.stats()
+        assert stats.n_tracks == 12 and len(stats.failed) == 1
+        assert sum(n for _, n in stats.per_genre) == 11
+        assert "broken.wav" in stats.text() and "无法分析" in stats.text("zh")
+        assert lib.thumbnail(lib.tracks("track01")[0].id)[:2] == b"\xff\xd8"   # JPEG
+
+
+def test_map_opens_offline(library, tmp_path):
+    db, _ = library
+    out = tmp_path / "map.html"
+    with Library(db) as lib:
+        lib.write_map(out)
+    text = out.read_text(encoding="utf-8")
+    assert "track01" in text and "Library map: 11 tracks" in text
+    assert "<script src=\"http" not in text and "cdn.plot.ly" not in text.split("<body>")[-1][:2000]
+    assert len(text) > 1_000_000                                    # plotly.js is inlined
+
+
+def test_cli_similar_playlist_library(library, tmp_path, capsys):
+    db, paths = library
+    assert main(["similar", str(paths[0]), "--db", str(db), "-k", "2", "--format", "json"]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert len(hits) == 2 and hits[0]["track"]["title"] == "copy_of_track00"
+    out = tmp_path / "path.m3u8"
+    assert main(["playlist", "--db", str(db), "--from", str(paths[1]), "--to", str(paths[2]),
+                 "--length", "4", "-o", str(out)]) == 0
+    assert out.read_text().count("#EXTINF") == 4
+    capsys.readouterr()
+    assert main(["playlist", "--db", str(db), "-o", str(out)]) == 2
+    assert "--from A --to B" in capsys.readouterr().err
+    assert main(["library", "--db", str(db), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n_tracks"] == 12
+    assert main(["similar", "x.wav", "--db", str(tmp_path / "none.db")]) == 2
+    assert "genrescope index" in capsys.readouterr().err
