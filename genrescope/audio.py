@@ -10,6 +10,7 @@ resampler ``librosa.load`` uses by default).
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 
@@ -30,6 +31,15 @@ CLIP_LEVEL = 0.999
 CLIP_FRACTION = 0.001         # 0.1 % of samples at full scale
 LOW_SR = 16000
 SHORT_S = 3.0
+
+#: Largest offset or window length accepted, in seconds (about 11.6 days):
+#: keeps every sample index a finite integer.
+MAX_SECONDS = 1e6
+#: Samples beyond this magnitude (60 dB over full scale) are clipped to it
+#: before resampling, so that the resampler and the power spectrum stay finite.
+MAX_AMPLITUDE = 1e3
+#: Highest source sample rate accepted, Hz (a damaged header can claim 2 GHz).
+MAX_SR = 1_000_000
 
 
 @dataclass
@@ -90,6 +100,7 @@ def load_audio(
     *,
     offset_s: float = 0.0,
     duration_s: float | None = 30.0,
+    max_duration_s: float | None = None,
 ) -> Audio:
     """Decode a window of an audio file to mono float32 at ``sr``.
 
@@ -103,6 +114,10 @@ def load_audio(
         Start of the window in seconds.
     duration_s : float or None
         Length of the window in seconds; ``None`` or ``0`` reads to the end.
+    max_duration_s : float or None
+        Refuse windows longer than this (a server's per-request limit): a
+        longer ``duration_s`` is refused before decoding, and "to the end"
+        decodes at most this much plus one second before it is refused.
 
     Returns
     -------
@@ -112,7 +127,8 @@ def load_audio(
     ------
     GenrescopeError
         The file does not exist, cannot be decoded, has no audio track or no
-        samples in the window.
+        samples in the window; the window is not finite, negative, or over
+        ``max_duration_s``.
 
     Examples
     --------
@@ -121,18 +137,55 @@ def load_audio(
     (dtype('float32'), 22050)
     """
     path = os.fspath(path)
+    offset_s, duration_s = check_window(offset_s, duration_s, max_duration_s)
     if not os.path.isfile(path):
         raise GenrescopeError(f"No such audio file: {path}", status=404)
-    if offset_s < 0:
-        raise GenrescopeError(f"offset_s must be >= 0, got {offset_s}", status=422)
     if os.path.getsize(path) == 0:
         raise GenrescopeError(f"{path} is empty (0 bytes): it holds no audio.")
-    duration_s = duration_s or None
+    read_s = duration_s if duration_s is not None or max_duration_s is None \
+        else max_duration_s + 1.0                 # "to the end": only as far as the limit
     try:
-        samples, source_sr = _read_soundfile(path, offset_s, duration_s)
+        samples, source_sr = _read_soundfile(path, offset_s, read_s)
     except _NotForSoundfile:
-        samples, source_sr = _read_av(path, offset_s, duration_s)
+        samples, source_sr = _read_av(path, offset_s, read_s)
+    _check_length(samples.shape[1], source_sr, max_duration_s, path)
     return _to_audio(samples, source_sr, sr, offset_s=offset_s, name=path)
+
+
+def check_window(offset_s, duration_s, max_duration_s: float | None = None):
+    """``(offset_s, duration_s)`` as floats after checking them: finite, not
+    negative, at most :data:`MAX_SECONDS`, ``duration_s`` at most
+    ``max_duration_s``; ``duration_s`` ``0`` becomes ``None`` (to the end).
+
+    Raises
+    ------
+    GenrescopeError
+        (422) saying which value is wrong and what is accepted.
+    """
+    values = {"offset_s": offset_s, "duration_s": 0.0 if duration_s is None else duration_s}
+    for key, value in values.items():
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise GenrescopeError(f"{key} must be a number of seconds, got {value!r}.") from None
+        if not math.isfinite(value) or not 0 <= value <= MAX_SECONDS:
+            raise GenrescopeError(f"{key} must be a finite number of seconds between 0 and "
+                                  f"{MAX_SECONDS:g}, got {value!r}.")
+        values[key] = value
+    duration = values["duration_s"] or None
+    if max_duration_s is not None and duration is not None and duration > max_duration_s:
+        raise GenrescopeError(f"duration_s {duration:g} s is over the limit of "
+                              f"{max_duration_s:g} s per analysis: analyse a shorter window "
+                              "(offset_s and duration_s).", status=422)
+    return values["offset_s"], duration
+
+
+def _check_length(n_samples: int, source_sr: int, max_duration_s: float | None, name: str):
+    if max_duration_s is not None and source_sr > 0 and n_samples > round(
+            max_duration_s * source_sr):
+        raise GenrescopeError(f"{name} is longer than the limit of {max_duration_s:g} s per "
+                              "analysis: analyse a window of it (offset_s and duration_s, "
+                              f"at most {max_duration_s:g} s).", status=422)
 
 
 def audio_from_array(
@@ -142,6 +195,7 @@ def audio_from_array(
     *,
     offset_s: float = 0.0,
     duration_s: float | None = None,
+    max_duration_s: float | None = None,
     name: str = "the audio",
 ) -> Audio:
     """Turn a sample array into :class:`Audio` at ``sr``.
@@ -158,13 +212,22 @@ def audio_from_array(
     offset_s, duration_s : float
         Window to keep, in seconds of ``samples``; ``duration_s`` ``None`` or
         ``0`` keeps everything after ``offset_s``.
+    max_duration_s : float or None
+        Refuse a window longer than this (see :func:`load_audio`).
     name : str
         How to call the source in error messages.
     """
+    offset_s, duration_s = check_window(offset_s, duration_s, max_duration_s)
+    if not (isinstance(source_sr, (int, float, np.number)) and math.isfinite(source_sr)
+            and 0 < source_sr <= MAX_SR):
+        raise GenrescopeError(f"{name}: invalid sample rate {source_sr!r}: give a number of Hz "
+                              f"between 1 and {MAX_SR}.")
     x = _channels_first(np.asarray(samples), name)
     start = int(round(offset_s * source_sr))
     stop = None if not duration_s else start + int(round(duration_s * source_sr))
-    return _to_audio(x[:, start:stop], source_sr, sr, offset_s=offset_s, name=name)
+    x = x[:, start:stop]
+    _check_length(x.shape[1], source_sr, max_duration_s, name)
+    return _to_audio(x, source_sr, sr, offset_s=offset_s, name=name)
 
 
 def _channels_first(x: np.ndarray, name: str) -> np.ndarray:
@@ -179,8 +242,9 @@ def _channels_first(x: np.ndarray, name: str) -> np.ndarray:
 
 def _to_audio(x: np.ndarray, source_sr: int, sr: int, *, offset_s: float, name: str) -> Audio:
     """Down-mix, sanitise and resample float (channels, samples) to :class:`Audio`."""
-    if source_sr <= 0:
-        raise GenrescopeError(f"{name}: invalid sample rate {source_sr}")
+    if not 0 < source_sr <= MAX_SR:
+        raise GenrescopeError(f"{name}: invalid sample rate {source_sr} Hz (accepted: 1 to "
+                              f"{MAX_SR} Hz): the file's header is damaged or not audio.")
     if x.shape[1] == 0:
         raise GenrescopeError(
             f"{name} has no audio samples"
@@ -191,10 +255,15 @@ def _to_audio(x: np.ndarray, source_sr: int, sr: int, *, offset_s: float, name: 
     if non_finite:
         x = np.where(bad, np.float32(0), x)
     clipped = float(np.mean(np.abs(x) >= CLIP_LEVEL))
+    if clipped:                                   # finite but huge: bounded before resampling
+        x = np.clip(x, -MAX_AMPLITUDE, MAX_AMPLITUDE)
     y = x.mean(axis=0) if x.shape[0] > 1 else x[0]
     ac_rms = float(np.std(y, dtype=np.float64))
     if source_sr != sr:
         y = soxr.resample(y, source_sr, sr, quality="HQ")
+        if len(y) == 0:
+            raise GenrescopeError(f"{name}: too few samples to analyse ({x.shape[1]} at "
+                                  f"{source_sr} Hz).")
     return Audio(
         y=np.ascontiguousarray(y, dtype=np.float32),
         sr=sr,
@@ -283,19 +352,29 @@ def _read_av(path: str, offset_s: float, duration_s: float | None):
         if not container.streams.audio:
             raise GenrescopeError(f"{path} has no audio track.")
         stream = container.streams.audio[0]
+        if stream.codec_context is None:           # a codec FFmpeg does not know
+            raise GenrescopeError(
+                f"Could not decode {path}: its audio codec is unknown or unsupported. "
+                "Convert it to WAV, FLAC, OGG or MP3.")
         source_sr = stream.codec_context.sample_rate or stream.sample_rate
         if not source_sr:
             raise GenrescopeError(f"{path}: the audio track has no sample rate.")
         if offset_s:
             try:
                 container.seek(int(offset_s * 1_000_000), any_frame=False)   # AV_TIME_BASE units
-            except av.error.FFmpegError:
+            except (av.error.FFmpegError, OverflowError):
                 pass                                   # unseekable: decode from the start
         want = None if duration_s is None else int(round(duration_s * source_sr))
         pieces, have = [], 0
         try:
             for frame in container.decode(stream):
-                data = frame.to_ndarray()
+                try:
+                    data = frame.to_ndarray()
+                except (ValueError, TypeError, NotImplementedError, KeyError) as exc:
+                    raise GenrescopeError(
+                        f"Could not decode {path}: its sample format "
+                        f"{frame.format.name!r} is not supported ({exc}). Convert it to WAV "
+                        "(16-bit PCM), FLAC, OGG or MP3.") from exc
                 if frame.format.is_planar:
                     data = data.reshape(len(frame.layout.channels), -1)
                 else:

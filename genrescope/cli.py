@@ -58,6 +58,21 @@ def build_parser() -> argparse.ArgumentParser:
     _window_args(p)
     p.set_defaults(run=cmd_spectrogram)
 
+    p = sub.add_parser("explain", help="heat map of what in the spectrogram made the model "
+                       "say a genre (occlusion)")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("-o", "--output", required=True, metavar="WHY.png",
+                   help="figure to write (PNG, JPEG, SVG or PDF by extension)")
+    p.add_argument("--genre", metavar="G", help="genre to explain: id, English or Chinese name "
+                   "(default: the top genre)")
+    p.add_argument("--budget", type=int, metavar="N", help="most forward passes of the network "
+                   "(default 60: a few seconds for 30 s on the default model; more = finer map)")
+    p.add_argument("--lang", choices=("en", "zh"), default="en", help="text of the figure")
+    p.add_argument("--json", metavar="OUT.json", help="also write the map as numbers")
+    _model_args(p)
+    _window_args(p)
+    p.set_defaults(run=cmd_explain)
+
     p = sub.add_parser("models", help="list known models and whether they can be used")
     p.add_argument("--models-dir", metavar="DIR", help="official checkpoints / your bundles "
                    "(default $GENRESCOPE_MODELS or ./models)")
@@ -127,6 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available")
     p.add_argument("--db", metavar="LIBRARY.db",
                    help="a library built by `genrescope index`: adds /api/v1/library/ routes")
+    p.add_argument("--precision", choices=("auto", "fp32", "int8"), default="auto",
+                   help="network precision (default auto, as for classify)")
+    p.add_argument("--max-duration", type=float, default=600.0, metavar="S",
+                   help="most seconds of audio one request may analyse (default 600)")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="also answer to this Host name (e.g. behind a reverse proxy); "
+                        "repeatable. IP addresses and localhost are always accepted")
     p.set_defaults(run=cmd_serve)
 
     from .library.cli import add_library_commands
@@ -229,6 +251,12 @@ def _table(r: dict) -> str:
         p = g["probability"]
         pad = " " * (width - _display_width(g["name"]))
         lines.append(f"  {rank}. {g['name']}{pad}  {p * 100:5.1f} %  {'█' * round(p * 30)}")
+    segments = (r.get("timeline") or {}).get("segments") or []
+    if segments:
+        from .timeline import clock
+
+        lines.append("  over time: " + ", ".join(
+            f"{clock(s['start_s'])}-{clock(s['end_s'])} {s['name']}" for s in segments))
     lines += [f"  ! {w['message']}" for w in r["warnings"]]
     return "\n".join(lines) + "\n"
 
@@ -246,6 +274,25 @@ def cmd_spectrogram(args) -> int:
                                       duration_s=args.duration or None)
     for path in save_spectrogram(pred, args.output, raw=args.raw):
         print(path)
+    return 0
+
+
+def cmd_explain(args) -> int:
+    from .explain import DEFAULT_BUDGET, explain
+    from .plot import save_explanation
+
+    why = explain(_classifier(args), args.file, offset_s=args.offset,
+                  duration_s=args.duration or None, genre=args.genre,
+                  budget=args.budget or DEFAULT_BUDGET)
+    save_explanation(why, args.output, lang=args.lang)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as out:
+            json.dump(why.to_dict(args.lang) | {"file": args.file}, out, ensure_ascii=False)
+    band, cell = why.peak()
+    (t0, t1), (f0, f1) = why.time_s[cell], why.freq_hz[band]
+    print(f"{args.output}: {why.genre.name(args.lang)} {why.probability:.1%}; strongest part "
+          f"{t0:.1f}-{t1:.1f} s, {f0:.0f}-{f1:.0f} Hz (silenced: -{why.heat[band, cell]:.1%}); "
+          f"{why.n_passes} forward passes, {why.seconds:.1f} s")
     return 0
 
 
@@ -337,7 +384,8 @@ def cmd_serve(args) -> int:
 
     serve(host=args.host, port=args.port, models_dir=args.models_dir, model=args.model,
           examples_dir=args.examples, max_upload_mb=args.max_upload_mb,
-          save_dir=args.save_dir, device=args.device)
+          save_dir=args.save_dir, device=args.device, precision=args.precision,
+          max_duration_s=args.max_duration, allow_hosts=args.allow_host)
     return 0
 
 

@@ -6,6 +6,7 @@ spectrogram, model switch, language. A thin shell over the server's
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 
 from .audio import AUDIO_EXTENSIONS
@@ -90,6 +91,50 @@ def _render(state: dict, lang: str) -> tuple:
     return bars, "\n".join(notes), t["timings"].format(model=state["model"], **state["timings"])
 
 
+REFUSED = "Only audio uploaded to this page (or its example clips) can be analysed."
+
+
+def is_page_file(path, examples: list[str]) -> bool:
+    """Whether ``path`` is a file the page may analyse: inside Gradio's upload
+    folder, or one of the example clips. Never true for a URL; nothing is
+    opened to decide (``/dev/zero`` is refused without being read)."""
+    from gradio.utils import get_upload_folder
+
+    if not isinstance(path, (str, os.PathLike)) or "://" in os.fspath(path):
+        return False
+    real = os.path.realpath(path)
+    folder = os.path.realpath(get_upload_folder())
+    return real.startswith(folder + os.sep) or real in {os.path.realpath(p) for p in examples}
+
+
+def _client_paths(value) -> list:
+    """Every ``path`` a client's input value names (Gradio ``FileData`` dicts)."""
+    if isinstance(value, dict):
+        found = [value["path"]] if "path" in value else []
+        return found + [p for v in value.values() for p in _client_paths(v)]
+    if isinstance(value, (list, tuple)):
+        return [p for v in value for p in _client_paths(v)]
+    return []
+
+
+def _guarded_blocks(examples: list[str]):
+    """``gr.Blocks`` that refuses, before Gradio touches it, any input file that
+    is not an upload of this page: no server path, no URL is ever read."""
+    import gradio as gr
+
+    class GuardedBlocks(gr.Blocks):
+        async def preprocess_data(self, block_fn, inputs, state, explicit_call=False):
+            for block, value in zip(block_fn.inputs, inputs):
+                paths = _client_paths(value)
+                if isinstance(block, gr.Audio) and isinstance(value, str):
+                    paths.append(value)
+                if any(not is_page_file(p, examples) for p in paths):
+                    raise gr.Error(REFUSED)
+            return await super().preprocess_data(block_fn, inputs, state, explicit_call)
+
+    return GuardedBlocks
+
+
 def build_page(service: Service, examples: list[str]):
     """The Gradio page: a thin shell over ``service`` (see module docstring)."""
     import gradio as gr
@@ -125,6 +170,8 @@ def build_page(service: Service, examples: list[str]):
                 raise GenrescopeError(entry.reason, status=404)
             if not audio:
                 pool.get(model)                   # load it now: the first analysis is quicker
+            elif not is_page_file(audio, examples):
+                raise GenrescopeError(REFUSED, status=403)
             else:
                 pred = service.analyse(audio, model, offset_s=float(offset or 0),
                                        duration_s=float(seconds or 0))
@@ -147,8 +194,8 @@ def build_page(service: Service, examples: list[str]):
                 gr.update(label=t["top"], value=bars), notes, timings)
 
     t = TEXT["en"]
-    with gr.Blocks(title="genrescope", analytics_enabled=False,
-                   delete_cache=(600, 1800)) as blocks:
+    with _guarded_blocks(examples)(title="genrescope", analytics_enabled=False,
+                                   delete_cache=(600, 1800)) as blocks:
         with gr.Row(equal_height=True):
             intro = gr.Markdown(t["intro"])
             lang = gr.Radio([("English", "en"), ("中文", "zh")], value="en", label=t["lang"],

@@ -26,6 +26,8 @@ from .timeline import Timeline, build_timeline
 
 AMBIGUOUS_BELOW = 0.60
 DEFAULT_DURATION_S = 30.0
+#: Chunks per network call: peak memory is that of one batch, whatever the length.
+NETWORK_BATCH = 8
 
 
 @dataclass(frozen=True)
@@ -181,17 +183,31 @@ class Classifier:
         return self.model.genres
 
     def load_audio(self, source, *, sr: int | None = None, offset_s: float = 0.0,
-                   duration_s: float | None = DEFAULT_DURATION_S) -> Audio:
-        """Decode a path, or take an array (with its ``sr``), at the model's rate."""
+                   duration_s: float | None = DEFAULT_DURATION_S,
+                   max_duration_s: float | None = None) -> Audio:
+        """Decode a path, or take an array (with its ``sr``), at the model's rate
+        (``max_duration_s``: refuse longer windows, see :func:`~genrescope.audio.load_audio`)."""
         if isinstance(source, (str, os.PathLike)):
-            return load_audio(source, self.model.sr, offset_s=offset_s, duration_s=duration_s)
+            return load_audio(source, self.model.sr, offset_s=offset_s, duration_s=duration_s,
+                              max_duration_s=max_duration_s)
         if sr is None:
             raise GenrescopeError("An array needs its sample rate: classify(y, sr=...).")
         return audio_from_array(source, sr, self.model.sr, offset_s=offset_s,
-                                duration_s=duration_s)
+                                duration_s=duration_s, max_duration_s=max_duration_s)
+
+    def _network(self, forward, inputs: torch.Tensor) -> np.ndarray:
+        """``forward`` over ``inputs`` in batches of :data:`NETWORK_BATCH` chunks:
+        memory stays flat whatever the length of the audio."""
+        out = []
+        with torch.inference_mode():
+            for start in range(0, max(len(inputs), 1), NETWORK_BATCH):
+                batch = inputs[start:start + NETWORK_BATCH].to(self.device)
+                out.append(forward(batch).float().cpu().numpy())
+        return np.concatenate(out) if len(out) != 1 else out[0]
 
     def classify(self, source, *, sr: int | None = None, offset_s: float = 0.0,
-                 duration_s: float | None = DEFAULT_DURATION_S, top_k: int = 5) -> Prediction:
+                 duration_s: float | None = DEFAULT_DURATION_S, top_k: int = 5,
+                 max_duration_s: float | None = None) -> Prediction:
         """Classify a file or an array.
 
         Parameters
@@ -206,18 +222,21 @@ class Classifier:
             How many seconds to analyse (default 30); ``None`` or 0: to the end.
         top_k : int
             How many genres :attr:`Prediction.top` holds.
+        max_duration_s : float, optional
+            Refuse (:class:`GenrescopeError`, 422) a window longer than this;
+            "to the end" decodes no further than the limit (a server's cap).
 
         Returns
         -------
         Prediction
         """
         t0 = time.perf_counter()
-        audio = self.load_audio(source, sr=sr, offset_s=offset_s, duration_s=duration_s)
+        audio = self.load_audio(source, sr=sr, offset_s=offset_s, duration_s=duration_s,
+                                max_duration_s=max_duration_s)
         t1 = time.perf_counter()
         features = self.model.features(audio.y)
         t2 = time.perf_counter()
-        with torch.inference_mode():
-            chunk_scores = self.model.scores(features.inputs.to(self.device)).float().cpu().numpy()
+        chunk_scores = self._network(self.model.scores, features.inputs)
         t3 = time.perf_counter()
         prediction = self._predict(chunk_scores, features, audio, top_k)
         prediction.source = os.fspath(source) if isinstance(source, (str, os.PathLike)) else None
@@ -234,8 +253,7 @@ class Classifier:
     def embed_audio(self, audio: Audio) -> np.ndarray:
         """:meth:`embed` for audio already decoded at the model's rate."""
         features = self.model.features(audio.y)
-        with torch.inference_mode():
-            chunks = self.model.embed(features.inputs.to(self.device)).float().cpu().numpy()
+        chunks = self._network(self.model.embed, features.inputs)
         return chunks.mean(axis=0)
 
     def _predict(self, chunk_scores: np.ndarray, features: Features, audio: Audio,

@@ -36,17 +36,27 @@ from fastapi.exceptions import RequestValidationError  # noqa: E402
 from fastapi.responses import JSONResponse  # noqa: E402
 from pydantic import BaseModel, ConfigDict, Field, ValidationError  # noqa: E402
 from python_multipart.exceptions import MultipartParseError  # noqa: E402
-from python_multipart.multipart import MultipartParser, parse_options_header  # noqa: E402
+from python_multipart.multipart import MultipartParser, MultipartState  # noqa: E402
+from python_multipart.multipart import parse_options_header  # noqa: E402
 from starlette.concurrency import run_in_threadpool  # noqa: E402
+from starlette.exceptions import HTTPException as StarletteHTTPException  # noqa: E402
+from starlette.requests import ClientDisconnect  # noqa: E402
 
 from . import __version__  # noqa: E402
+from .audio import MAX_SECONDS  # noqa: E402
 from .errors import GenrescopeError  # noqa: E402
 from .labels import genre  # noqa: E402
-from .models.registry import DEFAULT_MODEL, ModelEntry, find_models, resolve  # noqa: E402
+from .models.registry import DEFAULT_MODEL, ModelEntry, find_models, models_dir  # noqa: E402
+from .models.registry import resolve  # noqa: E402
 from .predict import Classifier, Prediction  # noqa: E402
+from .server.guard import RequestGuard  # noqa: E402
 
 MAX_ANALYSES = 2          # simultaneous analyses (page and API together): bounds memory
 MAX_FIELD_BYTES = 1000    # a form field other than the file
+MAX_DURATION_S = 600.0    # default cap on the seconds one request may analyse
+UPLOAD_IDLE_S = 30.0      # an upload that sends nothing for this long is dropped (408)
+UPLOAD_GRACE_S = 30.0     # then it must keep an average of at least MIN_UPLOAD_RATE
+MIN_UPLOAD_RATE = 16 * 1024   # bytes/s
 
 
 class ModelPool:
@@ -60,10 +70,13 @@ class ModelPool:
         Where the networks run (default: CUDA when available).
     default : str, optional
         The model used when a request names none (default ``DEFAULT_MODEL``).
+    precision : {"auto", "fp32", "int8"}
+        Network precision of the models loaded (see :meth:`Classifier.load`).
     """
 
-    def __init__(self, models_dir=None, device: str | None = None, default: str | None = None):
-        self.models_dir, self.device = models_dir, device
+    def __init__(self, models_dir=None, device: str | None = None, default: str | None = None,
+                 precision: str = "auto"):
+        self.models_dir, self.device, self.precision = models_dir, device, precision
         self.default = os.fspath(default) if default else DEFAULT_MODEL
         self._loaded: dict[str, Classifier] = {}
         self._locks: dict[str, threading.Lock] = {}
@@ -94,7 +107,7 @@ class ModelPool:
         with lock:                                   # one load per model, others wait
             if key not in self._loaded:
                 clf = Classifier.load(name or self.default, models_dir=self.models_dir,
-                                      device=self.device)
+                                      device=self.device, precision=self.precision)
                 with self._lock:
                     self._loaded[key] = clf
             return self._loaded[key]
@@ -103,9 +116,13 @@ class ModelPool:
 class Service:
     """What the page and the API share: the pool, the analysis limit, folders."""
 
-    def __init__(self, pool: ModelPool, *, max_upload_mb: float, save_dir=None, tmp_dir=None):
+    def __init__(self, pool: ModelPool, *, max_upload_mb: float, save_dir=None, tmp_dir=None,
+                 max_duration_s: float = MAX_DURATION_S):
         self.pool = pool
         self.max_upload_bytes = int(max_upload_mb * 1024 * 1024)
+        self.max_duration_s = float(max_duration_s)
+        self.upload_idle_s, self.upload_grace_s = UPLOAD_IDLE_S, UPLOAD_GRACE_S
+        self.min_upload_rate = MIN_UPLOAD_RATE
         self.save_dir = Path(save_dir).expanduser() if save_dir else None
         self.tmp_dir = os.fspath(tmp_dir) if tmp_dir else None
         # demo clips; removed at shutdown (or at exit by its finaliser)
@@ -113,11 +130,12 @@ class Service:
         self._slots = threading.BoundedSemaphore(MAX_ANALYSES)
 
     def analyse(self, path, model=None, *, offset_s=0.0, duration_s=30.0, top_k=5) -> Prediction:
-        """Classify one file with the pooled model (blocking; at most MAX_ANALYSES at once)."""
+        """Classify one file with the pooled model (blocking; at most MAX_ANALYSES at
+        once; at most ``max_duration_s`` seconds of audio, else 422)."""
         clf = self.pool.get(model)
         with self._slots:
             return clf.classify(path, offset_s=offset_s, duration_s=duration_s or None,
-                                top_k=top_k)
+                                top_k=top_k, max_duration_s=self.max_duration_s)
 
     def keep(self, path, ext: str, result: dict) -> None:
         """With ``save_dir``: keep a copy of the upload and its JSON result."""
@@ -137,8 +155,11 @@ class ClassifyOptions(BaseModel):
     model: str | None = Field(None, description="Model name (GET /api/v1/models); "
                               "default: the server's default model.")
     top_k: int = Field(5, ge=1, le=100, description="How many genres to return.")
-    offset_s: float = Field(0.0, ge=0, description="Start of the analysed window, seconds.")
-    duration_s: float = Field(30.0, ge=0, description="Seconds to analyse; 0 = whole file.")
+    offset_s: float = Field(0.0, ge=0, le=MAX_SECONDS, allow_inf_nan=False,
+                            description="Start of the analysed window, seconds.")
+    duration_s: float = Field(30.0, ge=0, le=MAX_SECONDS, allow_inf_nan=False,
+                              description="Seconds to analyse; 0 = whole file (the server "
+                              "caps what one request may analyse: 422 above it).")
     lang: Literal["en", "zh"] = Field("en", description="Language of the genre names.")
 
 
@@ -153,8 +174,10 @@ class _MultipartUpload:
     """Stream a multipart body: the ``file`` part straight to ``folder``
     (counting bytes against ``limit``), the small fields to memory."""
 
-    def __init__(self, folder: Path, limit: int):
+    def __init__(self, folder: Path, limit: int, *, idle_s: float = UPLOAD_IDLE_S,
+                 grace_s: float = UPLOAD_GRACE_S, min_rate: float = MIN_UPLOAD_RATE):
         self.folder, self.limit = folder, limit
+        self.idle_s, self.grace_s, self.min_rate = idle_s, grace_s, min_rate
         self.fields: dict[str, str] = {}
         self.path: Path | None = None
         self.filename, self.ext, self.size = "", "", 0
@@ -173,10 +196,23 @@ class _MultipartUpload:
             "on_header_value": self._header_value, "on_header_end": self._header_end,
             "on_headers_finished": self._headers_finished, "on_part_data": self._part_data,
             "on_part_end": self._part_end})
+        start, received = time.monotonic(), 0
+        chunks = request.stream().__aiter__()
         try:
-            async for chunk in request.stream():
+            while True:
+                try:
+                    chunk = await asyncio.wait_for(chunks.__anext__(), self.idle_s)
+                except StopAsyncIteration:
+                    break
+                except asyncio.TimeoutError:
+                    raise self._too_slow() from None
+                received += len(chunk)
+                if time.monotonic() - start > self.grace_s + received / self.min_rate:
+                    raise self._too_slow()
                 await run_in_threadpool(parser.write, chunk)    # file writes off the event loop
             parser.finalize()
+            if parser.state != MultipartState.END:
+                raise MultipartParseError("the closing boundary is missing: the body was cut")
         except MultipartParseError as exc:                      # a client's fault: 422, not 500
             raise GenrescopeError(f"The multipart/form-data body is malformed ({exc}): send "
                                   "the audio in a form field named 'file'.") from None
@@ -190,6 +226,11 @@ class _MultipartUpload:
     def shown_name(self) -> str:
         """The client's file name, for messages only."""
         return os.path.basename(self.filename.replace("\\", "/")) or "the upload"
+
+    def _too_slow(self) -> GenrescopeError:
+        return GenrescopeError(f"The upload was too slow (nothing for {self.idle_s:g} s, or "
+                               f"under {self.min_rate / 1024:g} KiB/s on average): send it "
+                               "again over a faster connection.", status=408)
 
     def _too_large(self) -> GenrescopeError:
         return GenrescopeError(f"The upload is larger than the limit of "
@@ -252,6 +293,15 @@ def _options(fields: dict[str, str]) -> ClassifyOptions:
             f"{'.'.join(map(str, e['loc'])) or 'form'}: {e['msg']}" for e in exc.errors()))
 
 
+def public_text(text: str, pool: ModelPool) -> str:
+    """``text`` with the server's model folders shown as ``<models-dir>``: clients
+    learn which file is missing, not where the server keeps its files."""
+    folder = models_dir(pool.models_dir)
+    for shown in (folder.resolve(), folder.absolute()):
+        text = text.replace(os.fspath(shown), "<models-dir>")
+    return text
+
+
 def _entry_json(entry: ModelEntry, pool: ModelPool) -> dict:
     config = entry.config or {}
     names = config.get("label_names")
@@ -262,7 +312,7 @@ def _entry_json(entry: ModelEntry, pool: ModelPool) -> dict:
            "labels": [{"label": g.id, "name_en": g.en, "name_zh": g.zh}
                       for g in (genre(label, names) for label in config.get("labels") or [])]}
     if not entry.available:
-        out["reason"] = entry.reason
+        out["reason"] = public_text(entry.reason, pool)
     return out
 
 
@@ -281,11 +331,17 @@ def _api(app: fastapi.FastAPI, service: Service) -> None:
 
     @app.exception_handler(GenrescopeError)
     async def _user_error(request, exc: GenrescopeError):
-        return JSONResponse({"error": str(exc)}, status_code=exc.status)
+        return JSONResponse({"error": public_text(str(exc), service.pool)},
+                            status_code=exc.status)
 
     @app.exception_handler(Exception)
     async def _bug(request, exc: Exception):
-        return JSONResponse({"error": f"Internal error ({type(exc).__name__}): {exc}"}, 500)
+        return JSONResponse({"error": f"Internal error ({type(exc).__name__}): please report "
+                                      "it with the server's log."}, 500)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request, exc: StarletteHTTPException):
+        return JSONResponse({"error": str(exc.detail)}, exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _bad_request(request, exc: RequestValidationError):
@@ -311,9 +367,14 @@ def _api(app: fastapi.FastAPI, service: Service) -> None:
     async def classify(request: fastapi.Request) -> dict:
         """Top genres of one uploaded audio file (multipart field ``file``)."""
         folder = Path(tempfile.mkdtemp(prefix="genrescope-upload-", dir=service.tmp_dir))
-        upload = _MultipartUpload(folder, service.max_upload_bytes)
+        upload = _MultipartUpload(folder, service.max_upload_bytes, idle_s=service.upload_idle_s,
+                                  grace_s=service.upload_grace_s,
+                                  min_rate=service.min_upload_rate)
         try:
-            await upload.receive(request)
+            try:
+                await upload.receive(request)
+            except ClientDisconnect:                  # nobody to answer: no traceback either
+                return fastapi.Response(status_code=400)
             opts = _options(upload.fields)
             if opts.model not in (None, service.pool.default) and opts.model not in {
                     e.name for e in await run_in_threadpool(service.pool.entries)}:
@@ -322,6 +383,8 @@ def _api(app: fastapi.FastAPI, service: Service) -> None:
                                       "GET /api/v1/models.", status=404)
             if upload.size == 0:
                 raise GenrescopeError("The uploaded file is empty (0 bytes): it holds no audio.")
+            if await request.is_disconnected():       # the client left: do not analyse
+                return fastapi.Response(status_code=400)
             pred = await run_in_threadpool(
                 service.analyse, upload.path, opts.model, offset_s=opts.offset_s,
                 duration_s=opts.duration_s, top_k=opts.top_k)
@@ -334,8 +397,31 @@ def _api(app: fastapi.FastAPI, service: Service) -> None:
             await run_in_threadpool(shutil.rmtree, folder, True)
 
 
+_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def _api_fallback(app: fastapi.FastAPI) -> None:
+    """Last API route: 405 (with ``Allow``) for a known path asked with another
+    method, 404 for an unknown path, both as ``{"error": ...}`` (without it the
+    page mounted at ``/`` would answer them in its own shape)."""
+    from starlette.routing import Match
+
+    @app.api_route("/api/{rest:path}", methods=_METHODS, include_in_schema=False)
+    async def _not_here(request: fastapi.Request, rest: str):
+        allowed = sorted({m for r in app.router.routes
+                          if isinstance(r, fastapi.routing.APIRoute) and r.endpoint is not _not_here
+                          and r.matches(request.scope)[0] is Match.PARTIAL
+                          for m in r.methods})
+        if allowed:
+            return JSONResponse({"error": f"Method {request.method} is not allowed here: use "
+                                          f"{', '.join(allowed)}."}, 405,
+                                headers={"Allow": ", ".join(allowed)})
+        return JSONResponse({"error": f"No API route {request.url.path}: see /docs."}, 404)
+
+
 def create_app(models_dir=None, model=None, examples_dir=None, max_upload_mb=100,
-               save_dir=None, device=None, *, tmp_dir=None) -> fastapi.FastAPI:
+               save_dir=None, device=None, *, tmp_dir=None, precision: str = "auto",
+               max_duration_s: float = MAX_DURATION_S, hosts=()) -> fastapi.FastAPI:
     """Build the server: the Gradio page at ``/``, the API under ``/api/v1``.
 
     Parameters
@@ -355,6 +441,13 @@ def create_app(models_dir=None, model=None, examples_dir=None, max_upload_mb=100
         Where the networks run (default: CUDA when available).
     tmp_dir : str or PathLike, optional
         Parent of the per-request upload folders (default: the system's).
+    precision : {"auto", "fp32", "int8"}
+        Network precision of the pooled models (see :meth:`Classifier.load`).
+    max_duration_s : float
+        Most seconds of audio one request (API or page) may analyse (422 above).
+    hosts : iterable of str
+        Host names accepted in the ``Host`` header besides IP literals and
+        ``localhost`` (see :mod:`genrescope.server.guard`).
 
     Returns
     -------
@@ -364,8 +457,11 @@ def create_app(models_dir=None, model=None, examples_dir=None, max_upload_mb=100
     """
     import gradio as gr
 
-    pool = ModelPool(models_dir, device, model)
-    service = Service(pool, max_upload_mb=max_upload_mb, save_dir=save_dir, tmp_dir=tmp_dir)
+    from fastapi_offline import FastAPIOffline
+
+    pool = ModelPool(models_dir, device, model, precision=precision)
+    service = Service(pool, max_upload_mb=max_upload_mb, save_dir=save_dir, tmp_dir=tmp_dir,
+                      max_duration_s=max_duration_s)
     from .page import build_page, examples as page_examples
 
     examples = page_examples(service, examples_dir)
@@ -375,16 +471,23 @@ def create_app(models_dir=None, model=None, examples_dir=None, max_upload_mb=100
         yield
         service.private.cleanup()
 
-    app = fastapi.FastAPI(title="genrescope", version=__version__, lifespan=lifespan,
-                          description="Offline music-genre classifier. See docs/api.md.")
+    # /docs and /redoc with Swagger UI and ReDoc served from the installed package
+    app = FastAPIOffline(title="genrescope", version=__version__, lifespan=lifespan,
+                         description="Offline music-genre classifier. See docs/api.md.")
     app.state.service, app.state.pool = service, pool
     _api(app, service)
+    _api_fallback(app)
     blocks = build_page(service, examples)
     allowed = [str(Path(p).parent) for p in examples]
-    return gr.mount_gradio_app(
+    app = gr.mount_gradio_app(
         app, blocks, path="/", footer_links=["api"], run_history=False, ssr_mode=False,
         mcp_server=False, pwa=False, allowed_paths=sorted(set(allowed)),
         max_file_size=service.max_upload_bytes, show_error=True)
+    # mount_gradio_app() does not mark the page launched, and Gradio checks that
+    # an input file was uploaded by the client only once it is (issue 17)
+    blocks.has_launched = True
+    app.add_middleware(RequestGuard, hosts=hosts)
+    return app
 
 
 def is_loopback(host: str) -> bool:
@@ -398,8 +501,13 @@ def is_loopback(host: str) -> bool:
 
 
 def serve(host: str = "127.0.0.1", port: int = 7860, models_dir=None, model=None,
-          examples_dir=None, max_upload_mb: float = 100, save_dir=None, device=None) -> None:
+          examples_dir=None, max_upload_mb: float = 100, save_dir=None, device=None, *,
+          precision: str = "auto", max_duration_s: float = MAX_DURATION_S,
+          allow_hosts=()) -> None:
     """Run the page and API with uvicorn until interrupted (see :func:`create_app`).
+
+    ``Host`` headers accepted: IP literals, ``localhost``, ``host`` when it is a
+    name, this machine's names when ``host`` is a wildcard, and ``allow_hosts``.
 
     Raises
     ------
@@ -418,7 +526,9 @@ def serve(host: str = "127.0.0.1", port: int = 7860, models_dir=None, model=None
                                   "pick another port with --port.") from exc
     with tempfile.TemporaryDirectory(prefix="genrescope-gradio-") as cache:
         os.environ.setdefault("GRADIO_TEMP_DIR", cache)   # the page's uploads: removed at exit
-        app = create_app(models_dir, model, examples_dir, max_upload_mb, save_dir, device)
+        app = create_app(models_dir, model, examples_dir, max_upload_mb, save_dir, device,
+                         precision=precision, max_duration_s=max_duration_s,
+                         hosts=bound_names(host, allow_hosts))
         try:
             name = app.state.pool.entry().name
             print(f"genrescope: loading model {name} ...", flush=True)
@@ -434,7 +544,8 @@ def serve(host: str = "127.0.0.1", port: int = 7860, models_dir=None, model=None
                   "on this computer.", flush=True)
         # Open pages keep a stream open; stop waiting for them 3 s after Ctrl+C, quietly.
         config = uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                timeout_graceful_shutdown=3)
+                                timeout_graceful_shutdown=3, timeout_keep_alive=5,
+                                limit_concurrency=64)
         logging.getLogger("uvicorn.error").addFilter(_quiet_shutdown)
         main = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGTERM, _terminated) if main else None
@@ -443,6 +554,14 @@ def serve(host: str = "127.0.0.1", port: int = 7860, models_dir=None, model=None
         finally:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
+
+
+def bound_names(host: str, extra=()) -> list[str]:
+    """Host names the server answers to (IP literals and ``localhost`` always)."""
+    names = [host, *extra]
+    if host in ("0.0.0.0", "::", ""):                 # every interface: this machine's names
+        names += [socket.gethostname(), socket.getfqdn()]
+    return [n for n in names if n]
 
 
 def _terminated(signum, frame):

@@ -184,9 +184,9 @@ def test_malformed_requests_are_4xx(corpus, server, http):
         r = http.post(server.base + "/api/v1/classify", content=data, headers=hdrs)
         assert 400 <= r.status_code < 500, (data[:40], r.status_code, r.text)
         assert set(r.json()) == {"error"}
-    # cut inside the file, no closing boundary: what arrived is analysed (like a truncated file)
+    # cut inside the file, no closing boundary: refused, not analysed (issue 17)
     r = http.post(server.base + "/api/v1/classify", content=body[:300], headers=headers)
-    assert r.status_code < 500, r.text
+    assert r.status_code == 422 and "boundary" in r.json()["error"], r.text
     assert server.leftovers() == []
     assert http.get(server.base + "/healthz").status_code == 200
 

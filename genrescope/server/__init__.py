@@ -1,0 +1,1 @@
+"""``genrescope serve``: the web page and the REST API in one server."""
