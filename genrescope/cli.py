@@ -291,7 +291,8 @@ def cmd_explain(args) -> int:
     band, cell = why.peak()
     (t0, t1), (f0, f1) = why.time_s[cell], why.freq_hz[band]
     print(f"{args.output}: {why.genre.name(args.lang)} {why.probability:.1%}; strongest part "
-          f"{t0:.1f}-{t1:.1f} s, {f0:.0f}-{f1:.0f} Hz (silenced: -{why.heat[band, cell]:.1%}); "
+          f"{t0:.1f}-{t1:.1f} s, {f0:.0f}-{f1:.0f} Hz (silencing it: "
+          f"{-100 * why.heat[band, cell]:+.1f} points); "
           f"{why.n_passes} forward passes, {why.seconds:.1f} s")
     return 0
 
