@@ -386,7 +386,7 @@ def cmd_serve(args) -> int:
     serve(host=args.host, port=args.port, models_dir=args.models_dir, model=args.model,
           examples_dir=args.examples, max_upload_mb=args.max_upload_mb,
           save_dir=args.save_dir, device=args.device, precision=args.precision,
-          max_duration_s=args.max_duration, allow_hosts=args.allow_host)
+          max_duration_s=args.max_duration, allow_hosts=args.allow_host, db=args.db)
     return 0
 
 

@@ -421,7 +421,7 @@ def _api_fallback(app: fastapi.FastAPI) -> None:
 
 def create_app(models_dir=None, model=None, examples_dir=None, max_upload_mb=100,
                save_dir=None, device=None, *, tmp_dir=None, precision: str = "auto",
-               max_duration_s: float = MAX_DURATION_S, hosts=()) -> fastapi.FastAPI:
+               max_duration_s: float = MAX_DURATION_S, hosts=(), db=None) -> fastapi.FastAPI:
     """Build the server: the Gradio page at ``/``, the API under ``/api/v1``.
 
     Parameters
@@ -448,6 +448,9 @@ def create_app(models_dir=None, model=None, examples_dir=None, max_upload_mb=100
     hosts : iterable of str
         Host names accepted in the ``Host`` header besides IP literals and
         ``localhost`` (see :mod:`genrescope.server.guard`).
+    db : str or PathLike, optional
+        A library database (``genrescope index``): adds the ``/api/v1/library``
+        routes and ``app.state.library`` (see :mod:`genrescope.library.api`).
 
     Returns
     -------
@@ -476,6 +479,9 @@ def create_app(models_dir=None, model=None, examples_dir=None, max_upload_mb=100
                          description="Offline music-genre classifier. See docs/api.md.")
     app.state.service, app.state.pool = service, pool
     _api(app, service)
+    from .library.api import include_library
+
+    include_library(app, db, models_dir)
     _api_fallback(app)
     blocks = build_page(service, examples)
     allowed = [str(Path(p).parent) for p in examples]
@@ -503,7 +509,7 @@ def is_loopback(host: str) -> bool:
 def serve(host: str = "127.0.0.1", port: int = 7860, models_dir=None, model=None,
           examples_dir=None, max_upload_mb: float = 100, save_dir=None, device=None, *,
           precision: str = "auto", max_duration_s: float = MAX_DURATION_S,
-          allow_hosts=()) -> None:
+          allow_hosts=(), db=None) -> None:
     """Run the page and API with uvicorn until interrupted (see :func:`create_app`).
 
     ``Host`` headers accepted: IP literals, ``localhost``, ``host`` when it is a
@@ -528,7 +534,7 @@ def serve(host: str = "127.0.0.1", port: int = 7860, models_dir=None, model=None
         os.environ.setdefault("GRADIO_TEMP_DIR", cache)   # the page's uploads: removed at exit
         app = create_app(models_dir, model, examples_dir, max_upload_mb, save_dir, device,
                          precision=precision, max_duration_s=max_duration_s,
-                         hosts=bound_names(host, allow_hosts))
+                         hosts=bound_names(host, allow_hosts), db=db)
         try:
             name = app.state.pool.entry().name
             print(f"genrescope: loading model {name} ...", flush=True)

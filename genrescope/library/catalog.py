@@ -161,6 +161,10 @@ class Library:
         rows = self._query("SELECT thumbnail_jpeg FROM tracks WHERE id=?", (int(track_id),))
         return rows[0][0] if rows else None
 
+    def state(self) -> tuple:
+        """Changes whenever a writer changes the library (row count, last write)."""
+        return tuple(self._query("SELECT count(*), max(indexed_at), max(id) FROM tracks")[0])
+
     # -- embeddings ------------------------------------------------------- #
     def _embeddings(self) -> _Index:
         """The unit embeddings of the main model's tracks, reloaded after writes."""
