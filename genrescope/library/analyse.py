@@ -135,19 +135,12 @@ def model_version(classifier) -> str:
 def timeline(prediction) -> list[dict]:
     """Per chunk/patch: ``start_s``, ``end_s`` (track time) and label probabilities.
 
-    The one place that reads the chunk layout of a
-    :class:`~genrescope.predict.Prediction`.
+    The one place that reads the chunk layout: :attr:`Prediction.timeline`
+    (chunks tiling the analysed window, see :mod:`genrescope.timeline`).
     """
-    feats, audio = prediction.features, prediction.audio
-    rate = feats.frame_rate_hz or 1.0
-    chunks = feats.chunks or [(0, 0)] * len(prediction.chunk_probabilities)
-    out = []
-    for (a, b), p in zip(chunks, prediction.chunk_probabilities):
-        start = audio.offset_s + a / rate
-        end = min(audio.offset_s + b / rate, audio.offset_s + audio.duration_s)
-        out.append({"start_s": round(start, 3), "end_s": round(max(end, start), 3),
-                    "p": [round(float(x), 5) for x in p]})
-    return out
+    return [{"start_s": round(float(c.start_s), 3), "end_s": round(float(c.end_s), 3),
+             "p": [round(float(x), 5) for x in c.probabilities]}
+            for c in prediction.timeline.chunks]
 
 
 def thumbnail_jpeg(predictions: list) -> bytes:
