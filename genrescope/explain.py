@@ -125,7 +125,7 @@ class Explanation:
 
 def explain(classifier, source, *, sr: int | None = None, offset_s: float = 0.0,
             duration_s: float | None = 30.0, genre: str | None = None,
-            budget: int = DEFAULT_BUDGET) -> Explanation:
+            budget: int = DEFAULT_BUDGET, max_duration_s: float | None = None) -> Explanation:
     """Classify ``source`` and explain one genre of the answer.
 
     Parameters
@@ -141,15 +141,31 @@ def explain(classifier, source, *, sr: int | None = None, offset_s: float = 0.0,
     budget : int
         Most forward passes (1 to :data:`MAX_BUDGET`; default
         :data:`DEFAULT_BUDGET`): at least one per analysed chunk.
+    max_duration_s : float, optional
+        Refuse a longer window (a server's cap; see :meth:`Classifier.classify`).
 
     Returns
     -------
     Explanation
         With ``prediction`` set: the classification it explains.
     """
-    if not 1 <= int(budget) <= MAX_BUDGET:
-        raise GenrescopeError(f"The budget must be 1 to {MAX_BUDGET} forward passes, not {budget}.")
-    prediction = classifier.classify(source, sr=sr, offset_s=offset_s, duration_s=duration_s)
+    _check_budget(budget)
+    prediction = classifier.classify(source, sr=sr, offset_s=offset_s, duration_s=duration_s,
+                                     max_duration_s=max_duration_s)
+    return explain_prediction(classifier, prediction, genre=genre, budget=budget)
+
+
+def explain_prediction(classifier, prediction, *, genre: str | None = None,
+                       budget: int = DEFAULT_BUDGET) -> Explanation:
+    """Explain one genre of a :class:`~genrescope.predict.Prediction` made by
+    ``classifier`` (its features and chunk scores are reused).
+
+    Returns
+    -------
+    Explanation
+        With ``prediction`` set.
+    """
+    _check_budget(budget)
     index = find_genre(prediction.genres, genre, prediction.probabilities)
     why = explain_features(classifier.model, prediction.features, index,
                            offset_s=prediction.audio.offset_s,
@@ -158,6 +174,12 @@ def explain(classifier, source, *, sr: int | None = None, offset_s: float = 0.0,
                            budget=int(budget), device=classifier.device,
                            chunk_scores=prediction.chunk_probabilities)
     return replace(why, prediction=prediction)
+
+
+def _check_budget(budget) -> None:
+    if not isinstance(budget, (int, np.integer)) or not 1 <= budget <= MAX_BUDGET:
+        raise GenrescopeError(f"The budget must be a whole number of forward passes from 1 to "
+                              f"{MAX_BUDGET}, not {budget!r}.")
 
 
 def grid_shape(n_chunks: int, budget: int, n_time: int, n_freq: int) -> tuple[int, int]:
@@ -270,8 +292,7 @@ def explain_features(model: "Model", features: Features, genre_index: int, *,
     chunk_scores : np.ndarray, optional
         The unoccluded per-chunk scores, if already known (saves a pass per chunk).
     """
-    if not 1 <= budget <= MAX_BUDGET:
-        raise GenrescopeError(f"The budget must be 1 to {MAX_BUDGET} forward passes, not {budget}.")
+    _check_budget(budget)
     t0 = time.perf_counter()
     heat, grid = occlusion(model, features, genre_index, budget=budget, device=device,
                            chunk_scores=chunk_scores)

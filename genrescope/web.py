@@ -479,9 +479,11 @@ def create_app(models_dir=None, model=None, examples_dir=None, max_upload_mb=100
                          description="Offline music-genre classifier. See docs/api.md.")
     app.state.service, app.state.pool = service, pool
     _api(app, service)
+    from .explain_api import explain_router
     from .library.api import include_library
 
     include_library(app, db, models_dir)
+    app.include_router(explain_router(service, _MultipartUpload, hide_path))
     _api_fallback(app)
     blocks = build_page(service, examples)
     allowed = [str(Path(p).parent) for p in examples]

@@ -137,3 +137,48 @@ def test_vgg_explanation_on_note_axes(vgg_classifier):
     chunk = why.prediction.timeline.chunks[0]
     assert why.time_s.min() >= chunk.input_start_s - 1e-6
     assert why.time_s.max() <= chunk.input_end_s + 1e-6
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory):
+    from fastapi.testclient import TestClient
+
+    from genrescope.web import create_app
+
+    uploads = tmp_path_factory.mktemp("uploads")
+    app = create_app(device="cpu", tmp_dir=uploads)
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        yield client, uploads
+
+
+def test_api_returns_the_map_as_numbers_and_png(api, tmp_path):
+    import base64
+
+    import soundfile as sf
+
+    client, uploads = api
+    path = tmp_path / "clip.wav"
+    sf.write(path, chord(6.5, 16000), 16000)
+
+    def post(**data):
+        with open(path, "rb") as f:
+            return client.post("/api/v1/explain", files={"file": ("clip.wav", f, "audio/wav")},
+                               data={k: str(v) for k, v in data.items()})
+
+    r = post(budget=8, lang="zh", genre="jazz")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    heat = np.array(body["explanation"]["heat"])
+    assert heat.shape == (len(body["explanation"]["freq_hz"]), len(body["explanation"]["time_s"]))
+    assert body["explanation"]["label"] == "jazz" and body["explanation"]["n_passes"] <= 8
+    assert body["prediction"]["file"] == "clip.wav"
+    assert body["prediction"]["timeline"]["segments"]
+    assert base64.b64decode(body["png_base64"])[:8] == b"\x89PNG\r\n\x1a\n"
+    r = post(budget=8, format="png")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    assert r.content[:4] == b"\x89PNG"
+    for bad, words in (({"budget": 0}, "budget"), ({"budget": 1}, "one forward pass"),
+                       ({"genre": "zydeco"}, "no genre")):
+        r = post(**bad)
+        assert r.status_code == 422 and words in r.json()["error"], r.text
+    assert list(uploads.iterdir()) == []

@@ -1,0 +1,145 @@
+"""``POST /api/v1/explain``: the occlusion map of an uploaded file, as numbers
+and as a PNG (see :mod:`genrescope.explain`, docs/explain.md).
+
+A router factory, so that the server includes it with one line::
+
+    app.include_router(explain_router(service, _MultipartUpload, hide_path))
+
+The upload is read by the server's own streaming reader (size, idle and rate
+limits), the window is decoded through ``service.analyse`` (its concurrency
+slots and the server's cap on analysed seconds), and the occlusion passes run
+one explanation at a time, at most :data:`MAX_API_BUDGET` passes each.
+"""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+from typing import Literal
+
+import fastapi
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
+
+from .audio import MAX_SECONDS
+from .errors import GenrescopeError
+from .explain import DEFAULT_BUDGET, explain_prediction
+
+#: Most forward passes one API request may ask for (server bound).
+MAX_API_BUDGET = 600
+
+
+class ExplainOptions(BaseModel):
+    """Form fields of ``POST /api/v1/explain`` besides ``file``."""
+
+    model_config = ConfigDict(extra="forbid")
+    model: str | None = Field(None, description="Model name (GET /api/v1/models); "
+                              "default: the server's default model.")
+    genre: str | None = Field(None, max_length=100, description="Genre to explain: label id, "
+                              "English or Chinese name; default: the top genre.")
+    budget: int = Field(DEFAULT_BUDGET, ge=1, le=MAX_API_BUDGET,
+                        description="Most forward passes of the network (at least one per "
+                        "analysed chunk; more = a finer map, slower).")
+    offset_s: float = Field(0.0, ge=0, le=MAX_SECONDS, allow_inf_nan=False,
+                            description="Start of the analysed window, seconds.")
+    duration_s: float = Field(30.0, ge=0, le=MAX_SECONDS, allow_inf_nan=False,
+                              description="Seconds to analyse; 0 = whole file (capped by "
+                              "the server).")
+    lang: Literal["en", "zh"] = Field("en", description="Language of names and the figure.")
+    format: Literal["json", "png"] = Field(
+        "json", description="json: the map as numbers with its axes, the prediction and the "
+        "figure as base64 PNG; png: the figure only (image/png).")
+
+
+_FORM_SCHEMA = {"type": "object", "required": ["file"], "properties": {
+    "file": {"type": "string", "format": "binary", "description": "The audio file."},
+    **ExplainOptions.model_json_schema()["properties"]}}
+
+
+def explain_router(service, upload_type, hide_path) -> fastapi.APIRouter:
+    """The ``/api/v1/explain`` route over ``service``.
+
+    Parameters
+    ----------
+    service : genrescope.web.Service
+        Its ``pool``, ``analyse`` and upload limits are used.
+    upload_type : type
+        The server's multipart reader (``genrescope.web._MultipartUpload``):
+        ``upload_type(folder, limit, idle_s=, grace_s=, min_rate=)`` with
+        ``await receive(request)``, ``path``, ``fields``, ``size``, ``shown_name``.
+    hide_path : callable
+        ``hide_path(exc, path, shown)``: the error without the server's temp path.
+
+    Returns
+    -------
+    fastapi.APIRouter
+    """
+    router = fastapi.APIRouter()
+    one_at_a_time = threading.Lock()
+
+    def run(path, opts: ExplainOptions) -> dict | bytes:
+        from .plot import explanation_figure, figure_png
+
+        prediction = service.analyse(path, opts.model, offset_s=opts.offset_s,
+                                     duration_s=opts.duration_s)
+        clf = service.pool.get(opts.model)
+        with one_at_a_time:
+            why = explain_prediction(clf, prediction, genre=opts.genre, budget=opts.budget)
+        png = figure_png(explanation_figure(why, lang=opts.lang))
+        if opts.format == "png":
+            return png
+        return {"explanation": why.to_dict(opts.lang),
+                "prediction": prediction.to_dict(opts.lang),
+                "png_base64": base64.b64encode(png).decode("ascii")}
+
+    @router.post("/api/v1/explain", tags=["api"], responses={
+        200: {"content": {"image/png": {}}, "description": "JSON, or the PNG with format=png"},
+        404: {"description": "Unknown model"},
+        422: {"description": "Unreadable audio, an unknown genre, a budget under one pass per "
+                             "chunk, or a bad form value"}},
+        openapi_extra={"requestBody": {"required": True, "content": {
+            "multipart/form-data": {"schema": _FORM_SCHEMA}}}})
+    async def explain_upload(request: fastapi.Request):
+        """Why the model said a genre: occlusion heat map over the spectrogram of one
+        uploaded file (multipart field ``file``), as numbers and as a PNG."""
+        folder = Path(tempfile.mkdtemp(prefix="genrescope-explain-", dir=service.tmp_dir))
+        upload = upload_type(folder, service.max_upload_bytes, idle_s=service.upload_idle_s,
+                             grace_s=service.upload_grace_s, min_rate=service.min_upload_rate)
+        try:
+            try:
+                await upload.receive(request)
+            except ClientDisconnect:
+                return Response(status_code=400)
+            opts = _options(upload.fields)
+            if opts.model not in (None, service.pool.default) and opts.model not in {
+                    e.name for e in await run_in_threadpool(service.pool.entries)}:
+                raise GenrescopeError(f"Unknown model {opts.model!r}: use a name from "
+                                      "GET /api/v1/models.", status=404)
+            if upload.size == 0:
+                raise GenrescopeError("The uploaded file is empty (0 bytes): it holds no audio.")
+            if await request.is_disconnected():
+                return Response(status_code=400)
+            result = await run_in_threadpool(run, upload.path, opts)
+            if isinstance(result, bytes):
+                return Response(result, media_type="image/png")
+            result["prediction"]["file"] = upload.shown_name
+            return result
+        except GenrescopeError as exc:
+            raise hide_path(exc, upload.path, upload.shown_name) from None
+        finally:
+            await run_in_threadpool(shutil.rmtree, folder, True)
+
+    return router
+
+
+def _options(fields: dict[str, str]) -> ExplainOptions:
+    try:
+        return ExplainOptions.model_validate({k: v for k, v in fields.items() if v != ""})
+    except ValidationError as exc:
+        raise GenrescopeError("; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'form'}: {e['msg']}" for e in exc.errors()))
