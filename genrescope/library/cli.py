@@ -29,7 +29,16 @@ def add_library_commands(sub, model_args) -> None:
     p.add_argument("--retry-failed", action="store_true",
                    help="analyse again files that failed before")
     p.add_argument("--backend", choices=("local", "ray"), default="local",
-                   help="where analysis runs (ray: the genrescope[ray] extra)")
+                   help="where analysis runs (ray: the genrescope[ray] extra; --workers = "
+                   "Ray actors, one CPU each)")
+    p.add_argument("--address", metavar="ADDR",
+                   help="ray: the cluster to join (auto, ray://HOST:10001; default: "
+                   "RAY_ADDRESS or a new Ray on this machine)")
+    p.add_argument("--gpus", type=float, default=0.0, metavar="G",
+                   help="ray: GPUs per worker (e.g. 1 or 0.5; default 0: CPU workers)")
+    p.add_argument("--ship-bytes", action="store_true",
+                   help="ray: send each file from this machine instead of reading it on the "
+                   "worker (for clusters without shared storage)")
     p.set_defaults(run=cmd_index)
 
     p = sub.add_parser("similar", help="tracks of the library that sound like a track or file")
@@ -61,12 +70,19 @@ def add_library_commands(sub, model_args) -> None:
 
 def cmd_index(args: argparse.Namespace) -> int:
     """Exit 2 when some files failed (they are recorded), 130 when interrupted."""
+    from .backends import require_ray
     from .index import index
 
+    options = {k: v for k, v in (("address", args.address), ("gpus", args.gpus),
+                                 ("ship_bytes", args.ship_bytes)) if v}
+    if args.backend == "ray":
+        require_ray()
+    elif options:
+        raise GenrescopeError("--address, --gpus and --ship-bytes go with --backend ray.")
     summary = index(args.paths, args.db, model=args.model, models_dir=args.models_dir,
                     device=args.device, precision=args.precision, workers=args.workers,
                     windows=args.windows, retry_failed=args.retry_failed,
-                    backend=args.backend, progress=True)
+                    backend=args.backend, backend_options=options, progress=True)
     print(summary.text())
     if summary.interrupted:
         return 130

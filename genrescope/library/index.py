@@ -66,8 +66,14 @@ class IndexSummary:
         return "\n".join(lines)
 
 
-def make_backend(name: str, spec: ModelSpec, plan: WindowPlan, *, workers: int, classifier):
+def make_backend(name: str, spec: ModelSpec, plan: WindowPlan, *, workers: int, classifier,
+                 options: dict | None = None):
+    """The backend ``name``; ``options`` go to its constructor (ray: address, gpus,
+    ship_bytes)."""
+    options = options or {}
     if name == "local":
+        if options:
+            raise GenrescopeError(f"{', '.join(sorted(options))}: only with --backend ray.")
         return LocalBackend(spec, plan, workers=workers, classifier=classifier)
     if name == "ray":
         try:
@@ -75,14 +81,15 @@ def make_backend(name: str, spec: ModelSpec, plan: WindowPlan, *, workers: int, 
         except ImportError as exc:
             raise GenrescopeError("--backend ray needs Ray: pip install 'genrescope[ray]' "
                                   f"({exc}).") from exc
-        return RayBackend(spec, plan, workers=workers)
+        return RayBackend(spec, plan, workers=workers, classifier=classifier, **options)
     raise GenrescopeError(f"Unknown backend {name!r}: use local or ray.")
 
 
 def index(roots: list[str], db: str, *, model: str | None = None, models_dir=None,
           device: str | None = None, precision: str = "auto", workers: int = 1,
           windows: WindowPlan | str = DEFAULT_WINDOWS, retry_failed: bool = False,
-          backend: str = "local", progress: bool = True) -> IndexSummary:
+          backend: str = "local", backend_options: dict | None = None,
+          progress: bool = True) -> IndexSummary:
     """Index ``roots`` into the library database ``db`` (created if needed).
 
     Parameters
@@ -100,6 +107,9 @@ def index(roots: list[str], db: str, *, model: str | None = None, models_dir=Non
     retry_failed : bool
         Try again files that failed before and did not change.
     backend : {"local", "ray"}
+    backend_options : dict, optional
+        For ``ray``: ``address``, ``gpus``, ``ship_bytes`` (see
+        :class:`~genrescope.library.backends.ray.RayBackend`).
     progress : bool
         Show a tqdm bar (tracks/s, ETA) on stderr.
 
@@ -134,7 +144,8 @@ def index(roots: list[str], db: str, *, model: str | None = None, models_dir=Non
         summary.unchanged, summary.moved = scan.unchanged, len(scan.moved)
         summary.touched, summary.deleted = len(scan.touched), len(scan.deleted)
         summary.changed = scan.n_changed
-        runner = make_backend(backend, spec, plan, workers=workers, classifier=classifier)
+        runner = make_backend(backend, spec, plan, workers=workers, classifier=classifier,
+                              options=backend_options)
         bar = tqdm(total=len(scan.analyse), unit="track", disable=not progress,
                    file=sys.stderr, smoothing=0.1)
         t1 = time.perf_counter()
