@@ -182,3 +182,21 @@ def test_api_returns_the_map_as_numbers_and_png(api, tmp_path):
         r = post(**bad)
         assert r.status_code == 422 and words in r.json()["error"], r.text
     assert list(uploads.iterdir()) == []
+
+
+def test_cli_explain_writes_figure_and_numbers(tmp_path, capsys):
+    import soundfile as sf
+
+    from genrescope.cli import main
+
+    wav = tmp_path / "clip.wav"
+    sf.write(wav, chord(6.5, 16000), 16000)
+    png, numbers = tmp_path / "why.png", tmp_path / "why.json"
+    assert main(["explain", str(wav), "-o", str(png), "--budget", "8", "--json", str(numbers),
+                 "--lang", "zh"]) == 0
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    out = json.loads(numbers.read_text(encoding="utf-8"))
+    assert out["n_passes"] <= 8 and np.array(out["heat"]).ndim == 2
+    assert "forward passes" in capsys.readouterr().out
+    assert main(["explain", str(wav), "-o", str(png), "--genre", "zydeco"]) == 2
+    assert "no genre 'zydeco'" in capsys.readouterr().err

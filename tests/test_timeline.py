@@ -127,3 +127,16 @@ def test_vgg_chunk_times_come_from_the_front_end(vgg_classifier):
         assert c.input_start_s == pytest.approx(a / fr)
         assert c.input_end_s == pytest.approx(b / fr)
         assert c.input_end_s - c.input_start_s == pytest.approx(11.4, abs=0.05)
+
+
+def test_cli_table_prints_the_segments(tmp_path, capsys):
+    import soundfile as sf
+
+    from genrescope.cli import main
+
+    wav = tmp_path / "halves.wav"
+    sf.write(wav, np.concatenate([chord(15.0, 16000), groove(15.0, 16000)]), 16000)
+    assert main(["classify", str(wav)]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if "over time:" in x)
+    first, second = line.split("over time:")[1].split(",")
+    assert first.strip().startswith("0:00-0:15 ") and second.strip().startswith("0:15-0:30 ")
