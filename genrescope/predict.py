@@ -244,6 +244,26 @@ class Classifier:
                               "total": time.perf_counter() - t0}
         return prediction
 
+    def explain(self, source, *, sr: int | None = None, offset_s: float = 0.0,
+                duration_s: float | None = DEFAULT_DURATION_S, genre: str | None = None,
+                budget: int | None = None):
+        """Why the model said a genre: an occlusion map over the spectrogram.
+
+        See :func:`genrescope.explain.explain` (``genre``: id, English or
+        Chinese name, default the top one; ``budget``: most forward passes,
+        default :data:`genrescope.explain.DEFAULT_BUDGET`).
+
+        Returns
+        -------
+        genrescope.explain.Explanation
+            ``heat`` (bands x time cells), its axes ``time_s`` and ``freq_hz``,
+            and the ``prediction`` it explains.
+        """
+        from .explain import DEFAULT_BUDGET, explain
+
+        return explain(self, source, sr=sr, offset_s=offset_s, duration_s=duration_s,
+                       genre=genre, budget=budget or DEFAULT_BUDGET)
+
     def embed(self, source, *, sr: int | None = None, offset_s: float = 0.0,
               duration_s: float | None = DEFAULT_DURATION_S) -> np.ndarray:
         """The clip-level embedding: per-chunk embeddings averaged (float32, 1-D)."""
