@@ -62,3 +62,57 @@ def test_normalisation_range_and_axes():
     assert features.kind == "cqt" and len(features.row_hz) == 84
     assert abs(features.row_hz[0] - 32.70) < 0.01           # C1
     assert abs(features.frame_rate_hz - 22050 / 512) < 1e-9
+
+
+# --------------------------------------------------------------------------- #
+# musicnn's log-mel front end: the same numbers as librosa, bit for bit
+# --------------------------------------------------------------------------- #
+def _librosa_log_mel(y, sr=16000, n_fft=512, hop_length=256, n_mels=96):
+    """The musicnn front end as it was written with librosa (before numpy)."""
+    import librosa
+
+    y = np.asarray(y, dtype=np.float32)
+    if y.size < n_fft:
+        y = np.resize(y, n_fft)
+    mel = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=n_fft, hop_length=hop_length,
+                                         n_mels=n_mels, pad_mode="reflect")
+    return np.log10(10000.0 * mel + 1.0).T.astype(np.float32)
+
+
+@pytest.mark.parametrize("n_samples", [100, 511, 512, 767, 768, 1000, 5000, 16000 * 30,
+                                       16000 * 30 + 123])
+def test_musicnn_log_mel_is_librosa_bit_for_bit(n_samples):
+    from genrescope.mel_patches import musicnn_log_mel
+
+    rng = np.random.default_rng(n_samples)
+    y = (0.3 * rng.standard_normal(n_samples)).astype(np.float32)
+    if n_samples >= 16000:
+        y = 0.5 * y + _music(n_samples / 16000 + 1, 16000)[:n_samples]
+    ours, theirs = musicnn_log_mel(y), _librosa_log_mel(y)
+    assert ours.shape == theirs.shape and ours.dtype == theirs.dtype == np.float32
+    np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("sr, n_fft, n_mels", [(16000, 512, 96), (22050, 2048, 128),
+                                               (16000, 1024, 48)])
+def test_mel_filterbank_and_window_are_librosa_bit_for_bit(sr, n_fft, n_mels):
+    import librosa
+    import scipy.signal
+
+    from genrescope.mel_patches import hann_window, mel_filterbank, mel_frequencies
+
+    np.testing.assert_array_equal(mel_filterbank(sr, n_fft, n_mels),
+                                  librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels))
+    np.testing.assert_array_equal(hann_window(n_fft),
+                                  scipy.signal.get_window("hann", n_fft, fftbins=True))
+    np.testing.assert_array_equal(mel_frequencies(n_mels + 2, 0.0, sr / 2),
+                                  librosa.mel_frequencies(n_mels + 2, fmax=sr / 2))
+
+
+def test_musicnn_front_end_refuses_non_finite_audio():
+    from genrescope.mel_patches import musicnn_log_mel
+
+    y = np.zeros(4000, dtype=np.float32)
+    y[10] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        musicnn_log_mel(y)

@@ -16,7 +16,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from genrescope.models.musicnn import Musicnn, musicnn_log_mel, musicnn_patches
+from genrescope.mel_patches import musicnn_log_mel, musicnn_patches
+from genrescope.models.musicnn import Musicnn
 
 ASSETS = Path(__file__).resolve().parents[1] / "genrescope" / "assets"
 SR_HZ = 16000

@@ -32,8 +32,9 @@ librosa, and torch/safetensors so that one script does everything::
 torch 2.13.0).  ``tf_keras`` is required because musicnn's graph uses
 ``tf.compat.v1.layers``, absent under Keras 3; the script sets
 ``TF_USE_LEGACY_KERAS=1`` itself.
-``genrescope/models/musicnn.py`` is imported by file path, so the rest of
-the genrescope package and its dependencies need not be installed there.
+The network (``genrescope/models/musicnn.py``) and its front end
+(``genrescope/mel_patches.py``) are imported from the genrescope package
+(``PYTHONPATH`` = the repository root), which needs numpy and torch there.
 
 Notes on matching musicnn's extractor:
 
@@ -52,7 +53,6 @@ from __future__ import annotations
 import argparse
 import glob
 import importlib.metadata
-import importlib.util
 import json
 import os
 import sys
@@ -134,12 +134,14 @@ DENSE_MAP = {"dense": "dense", "dense_1": "classifier"}
 
 
 def load_musicnn_module():
-    """Import genrescope/models/musicnn.py by path (no package deps needed)."""
-    path = REPO_ROOT / "genrescope" / "models" / "musicnn.py"
-    spec = importlib.util.spec_from_file_location("genrescope_musicnn_port", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The port: the network and its log-mel front end, in one namespace."""
+    sys.path.insert(0, str(REPO_ROOT))
+    from genrescope import mel_patches
+    from genrescope.models import musicnn
+
+    return types.SimpleNamespace(Musicnn=musicnn.Musicnn,
+                                 musicnn_log_mel=mel_patches.musicnn_log_mel,
+                                 musicnn_patches=mel_patches.musicnn_patches)
 
 
 def synthetic_test_clip(duration_s: float = 4.0, sr_hz: int = 16000) -> np.ndarray:

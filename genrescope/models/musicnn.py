@@ -35,7 +35,7 @@ Network (defaults = the shipped checkpoints, input ``(batch, 187, 96)``):
 All batch norms use epsilon 1e-3 (TensorFlow's default).  Remember to call
 ``.eval()``: the batch norms then use the stored running statistics.
 
-The log-mel input is produced by :func:`musicnn_patches`.
+The log-mel input is produced by :func:`genrescope.mel_patches.musicnn_patches`.
 """
 
 from __future__ import annotations
@@ -43,16 +43,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import librosa
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..features import Features, colorize
+from ..features import Features
+from ..mel_patches import patch_features
 from .base import Model
 
-__all__ = ["Musicnn", "musicnn_patches", "musicnn_log_mel"]
+__all__ = ["Musicnn", "MusicnnModel", "MusicnnGenreModel"]
 
 
 # --------------------------------------------------------------------------- #
@@ -218,7 +218,7 @@ class Musicnn(nn.Module):
         ----------
         mel_patches : torch.Tensor
             Float32 ``(batch, frames, n_mels)`` log-mel patches as returned by
-            :func:`musicnn_patches` (187 frames = 3 s for the checkpoints;
+            :func:`~genrescope.mel_patches.musicnn_patches` (187 frames = 3 s for the checkpoints;
             other lengths work, the back-end pools over time).
 
         Returns
@@ -255,133 +255,8 @@ class Musicnn(nn.Module):
 
 
 # --------------------------------------------------------------------------- #
-# log-mel front end
-# --------------------------------------------------------------------------- #
-def musicnn_log_mel(
-    y: np.ndarray,
-    sr: int = 16000,
-    n_fft: int = 512,
-    hop_length: int = 256,
-    n_mels: int = 96,
-) -> np.ndarray:
-    """musicnn's log-compressed mel spectrogram of a whole signal.
-
-    ``log10(10000 * mel + 1)`` where ``mel`` is the power mel spectrogram of
-    ``librosa.feature.melspectrogram(y, sr, n_fft=512, hop_length=256,
-    n_mels=96)`` as the librosa (0.7) musicnn was trained with computed it:
-    centred frames with the signal *reflect*-padded (librosa >= 0.10 pads with
-    zeros by default, which changes the first and last frame), periodic Hann
-    window, Slaney mel filterbank. Computed in float32 (musicnn's own
-    extractor casts to float16, which overflows under NumPy 2).
-
-    Parameters
-    ----------
-    y : np.ndarray
-        Mono signal, 1-D, already at ``sr`` Hz (16 kHz for the checkpoints).
-    sr : int
-        Sample rate of ``y`` in Hz.
-    n_fft, hop_length : int
-        FFT size and hop between frames, in samples.
-    n_mels : int
-        Mel bands.
-
-    Returns
-    -------
-    np.ndarray
-        ``(1 + len(y) // hop_length, n_mels)`` float32, time-major.
-    """
-    y = np.asarray(y, dtype=np.float32)
-    if y.ndim != 1 or y.size == 0:
-        raise ValueError(f"expected a non-empty mono 1-D signal, got shape {y.shape}")
-    if y.size < n_fft:                           # tile very short input to one frame
-        y = np.resize(y, n_fft)
-    mel = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=n_fft, hop_length=hop_length,
-                                         n_mels=n_mels, pad_mode="reflect")
-    return np.log10(10000.0 * mel + 1.0).T.astype(np.float32)
-
-
-def musicnn_patches(
-    y: np.ndarray,
-    sr: int = 16000,
-    n_fft: int = 512,
-    hop_length: int = 256,
-    n_mels: int = 96,
-    patch_frames: int = 187,
-    patch_hop_frames: int = 187,
-) -> np.ndarray:
-    """Cut a signal into musicnn log-mel input patches.
-
-    The log-mel is :func:`musicnn_log_mel` (``log10(10000 * mel + 1)`` of a
-    librosa power mel spectrogram, 16 kHz, n_fft 512, hop 256,
-    96 Slaney mels).  Patches are taken as in ``musicnn.extractor.batch_data``:
-    starting at frame 0, every ``patch_hop_frames`` frames, keeping only
-    complete patches (trailing frames that do not fill a patch are dropped).
-    With the defaults a 30 s clip (1876 frames) gives 10 non-overlapping 3 s
-    patches.
-
-    A signal shorter than one patch (fewer than ``patch_frames`` spectrogram
-    frames, i.e. under about 2.98 s at 16 kHz) is *repeat-padded*: its
-    spectrogram frames are tiled end to end and cut at ``patch_frames``,
-    giving one patch.  musicnn's own extractor fails on such input; tiling is
-    what musicnn's training code did for short clips (``pad_short =
-    'repeat-pad'`` in both checkpoints' configs).
-
-    Parameters
-    ----------
-    y : np.ndarray
-        Mono float signal, 1-D, already resampled to ``sr`` Hz.
-    sr : int
-        Sample rate of ``y`` in Hz (16000 for the shipped checkpoints).
-    n_fft : int
-        FFT / window size in samples.
-    hop_length : int
-        Hop between spectrogram frames in samples.
-    n_mels : int
-        Mel bands.
-    patch_frames : int
-        Frames per patch (187 = 3 s).
-    patch_hop_frames : int
-        Frames between the starts of consecutive patches (187 = no overlap).
-
-    Returns
-    -------
-    np.ndarray
-        ``(n_patches, patch_frames, n_mels)`` float32, ``n_patches >= 1``.
-    """
-    if patch_frames < 1 or patch_hop_frames < 1:
-        raise ValueError("patch_frames and patch_hop_frames must be positive")
-    log_mel = musicnn_log_mel(y, sr=sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels)
-    n_frames = log_mel.shape[0]
-    if n_frames < patch_frames:
-        reps = -(-patch_frames // n_frames)
-        log_mel = np.tile(log_mel, (reps, 1))[:patch_frames]
-        n_frames = patch_frames
-    starts = range(0, n_frames - patch_frames + 1, patch_hop_frames)
-    return np.ascontiguousarray(np.stack([log_mel[s : s + patch_frames] for s in starts]), dtype=np.float32)
-
-
-# --------------------------------------------------------------------------- #
 # genrescope models
 # --------------------------------------------------------------------------- #
-def _patch_features(y: np.ndarray, rep: dict) -> Features:
-    """Log-mel patches as the network input; each patch coloured as a picture."""
-    patches = musicnn_patches(y, sr=rep["sr"], n_fft=rep["n_fft"], hop_length=rep["hop_length"],
-                              n_mels=rep["n_mels"], patch_frames=rep["patch_frames"],
-                              patch_hop_frames=rep["patch_hop_frames"])
-    hop = rep["patch_hop_frames"]
-    chunks = [(i * hop, i * hop + rep["patch_frames"]) for i in range(len(patches))]
-    spec = np.concatenate([p[:hop] for p in patches[:-1]] + [patches[-1]]).T
-    return Features(
-        inputs=torch.from_numpy(patches),
-        images=[colorize(p.T) for p in patches],
-        spec_db=spec,
-        chunks=chunks,
-        frame_rate_hz=rep["sr"] / rep["hop_length"],
-        kind="mel",
-        row_hz=librosa.mel_frequencies(rep["n_mels"] + 2, fmax=rep["sr"] / 2)[1:-1],
-    )
-
-
 class _PatchModel(Model):
     """A model on musicnn's log-mel patches (``config["representation"]``)."""
 
@@ -394,7 +269,7 @@ class _PatchModel(Model):
         return self.rep["sr"]
 
     def features(self, y: np.ndarray) -> Features:
-        return _patch_features(y, self.rep)
+        return patch_features(y, self.rep)
 
 
 class MusicnnModel(_PatchModel):
