@@ -200,3 +200,20 @@ def test_cli_explain_writes_figure_and_numbers(tmp_path, capsys):
     assert "forward passes" in capsys.readouterr().out
     assert main(["explain", str(wav), "-o", str(png), "--genre", "zydeco"]) == 2
     assert "no genre 'zydeco'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_figures_say_what_colours_mean(lang):
+    from genrescope.plot import explanation_figure, figure_png, timeline_figure
+
+    why = Classifier.load().explain(chord(6.5, 16000), sr=16000, budget=8)
+    name = why.genre.name(lang)
+    fig = explanation_figure(why, lang=lang)
+    texts = [t.get_text() for ax in fig.axes for t in (ax.title, ax._left_title, ax.yaxis.label)]
+    assert any(name in t for t in texts), texts          # colour bar label and title name it
+    assert any(("Red" in t) if lang == "en" else ("红色" in t) for t in texts), texts
+    assert figure_png(fig)[:4] == b"\x89PNG"
+    tl = timeline_figure(why.prediction.timeline, lang=lang, top_k=3)
+    legend = [t.get_text() for t in tl.axes[0].get_legend().get_texts()]
+    assert legend == [g.name(lang) for g in why.prediction.top[:3]]
+    assert figure_png(tl)[:4] == b"\x89PNG"
