@@ -12,6 +12,7 @@ coloured with magma, low notes at the bottom, at the 496x369 pixels that
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
@@ -226,10 +227,33 @@ def image_features(y: np.ndarray, spec: ImageSpec) -> Features:
 
 @lru_cache(maxsize=4)
 def _colormap(name: str) -> np.ndarray:
+    """The RGB uint8 colours of matplotlib's colormap ``name``, kept in the cache
+    folder: a new process then need not import matplotlib (most of a second)."""
+    from importlib.metadata import version
+
+    from .cache import cache_dir
+    from .files import replaced_atomically
+
+    kept = None
+    if re.fullmatch(r"[A-Za-z0-9_]+", name):
+        kept = cache_dir() / "colormaps" / f"{name}-matplotlib-{version('matplotlib')}.npy"
+        try:
+            lut = np.load(kept, allow_pickle=False)
+            if lut.dtype == np.uint8 and lut.ndim == 2 and lut.shape[1] == 3 and len(lut):
+                return lut
+        except (OSError, ValueError):
+            pass                                   # not there yet, or damaged
     from matplotlib import colormaps
 
     cmap = colormaps[name]
-    return (cmap(np.arange(cmap.N))[:, :3] * 255).round().astype(np.uint8)
+    lut = (cmap(np.arange(cmap.N))[:, :3] * 255).round().astype(np.uint8)
+    if kept is not None:
+        try:
+            with replaced_atomically(kept) as tmp:
+                np.save(tmp, lut, allow_pickle=False)
+        except OSError:
+            pass                                   # a read-only cache only costs time
+    return lut
 
 
 def _jpeg_round_trip(image: np.ndarray, quality: int) -> np.ndarray:

@@ -264,6 +264,18 @@ class Classifier:
         return explain(self, source, sr=sr, offset_s=offset_s, duration_s=duration_s,
                        genre=genre, budget=budget or DEFAULT_BUDGET)
 
+    def warm_up(self, duration_s: float = 1.0) -> None:
+        """Classify ``duration_s`` of synthesised audio and discard the answer.
+
+        Pays now the one-off costs of a first analysis in this process (lazy
+        imports, colour tables, the network's first-call set-up), so that the
+        first real request (a server's first page answer) is as fast as later
+        ones. The server calls it once at start.
+        """
+        from .synth import chord
+
+        self.classify(chord(duration_s, self.model.sr), sr=self.model.sr, duration_s=None)
+
     def embed(self, source, *, sr: int | None = None, offset_s: float = 0.0,
               duration_s: float | None = DEFAULT_DURATION_S) -> np.ndarray:
         """The clip-level embedding: per-chunk embeddings averaged (float32, 1-D)."""

@@ -540,7 +540,7 @@ def serve(host: str = "127.0.0.1", port: int = 7860, models_dir=None, model=None
         try:
             name = app.state.pool.entry().name
             print(f"genrescope: loading model {name} ...", flush=True)
-            app.state.pool.get()
+            app.state.pool.get().warm_up()          # the first answer as fast as later ones
         except GenrescopeError as exc:
             print(f"genrescope: warning: the default model cannot be used yet: {exc}", flush=True)
         shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host   # a wildcard address

@@ -1,0 +1,39 @@
+"""Writing files so that a reader never sees half of one."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def replaced_atomically(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write to; moved over ``path`` when the
+    block ends without an error, removed otherwise.
+
+    The temporary name keeps ``path``'s suffix (``np.save`` and others add
+    one otherwise) and holds the process id, so concurrent writers do not mix
+    their bytes; the last one to finish wins. The parent folder is created.
+
+    Examples
+    --------
+    >>> with replaced_atomically(folder / "scores.npy") as tmp:   # doctest: +SKIP
+    ...     np.save(tmp, scores)
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text_atomically(path: str | os.PathLike, text: str) -> None:
+    """``Path(path).write_text(text, encoding="utf-8")``, atomically (see
+    :func:`replaced_atomically`)."""
+    with replaced_atomically(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
