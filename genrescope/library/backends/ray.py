@@ -30,7 +30,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
 import ray
-from ray.exceptions import GetTimeoutError, RayActorError, WorkerCrashedError
+from ray.exceptions import (ActorUnavailableError, GetTimeoutError, RayActorError,
+                            WorkerCrashedError)
 
 from ...errors import GenrescopeError
 from ..analyse import WindowPlan, analyse_track, model_version, set_threads
@@ -40,6 +41,7 @@ from .local import ModelSpec
 MAX_ATTEMPTS = 3            # tries per track before it is recorded as failed
 IN_FLIGHT_PER_WORKER = 2    # tracks queued per actor: one running, one waiting
 READY_TIMEOUT_S = 600.0     # model load on every actor (and an autoscaler adding nodes)
+RESTART_POLL_S = 0.5        # between asking a restarting actor whether it is back
 
 
 class TrackAnalyser:
@@ -127,6 +129,8 @@ class RayBackend:
         self._actors: list = []
         self._pids: list[int] = []
         self._load: list[int] = []
+        self._live: list[int] = []          # actors not dead for good
+        self._down: dict = {}               # ready() ref -> actor index, while restarting
         self._owns_ray = False
 
     # -- life cycle ---------------------------------------------------------------
@@ -165,6 +169,7 @@ class RayBackend:
             raise GenrescopeError(f"The Ray workers could not load the model: {exc}. Every "
                                   "node needs genrescope and the model installed.") from exc
         self._pids = [pid for pid, _ in ready]
+        self._live, self._down = list(range(self.workers)), {}
         if self.classifier is not None:
             expected = model_version(self.classifier)
             other = {v for _, v in ready} - {expected}
@@ -177,44 +182,65 @@ class RayBackend:
         """Stop the actors (and Ray, when this backend started it)."""
         for a in self._actors:
             ray.kill(a, no_restart=True)
-        self._actors, self._load = [], []
+        self._actors, self._load, self._live, self._down = [], [], [], {}
         if self._owns_ray:
             ray.shutdown()
             self._owns_ray = False
 
     def workers_in_flight(self) -> list[tuple[int, int]]:
-        """``(process id, tracks in flight)`` per actor (ids as the actors started)."""
-        return list(zip(self._pids, self._load))
+        """``(process id, tracks in flight)`` per live actor, as last seen by the driver."""
+        return [(self._pids[i], self._load[i]) for i in self._live]
 
     def worker_pids(self) -> list[int]:
-        """The actors' current process ids (a restarted actor has a new one)."""
-        return [pid for pid, _ in ray.get([a.ready.remote() for a in self._actors])]
+        """The live actors' process ids, once each is up (a restarted actor has a new one)."""
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        pids = []
+        for i in self._live:
+            while True:
+                try:
+                    pids.append(ray.get(self._actors[i].ready.remote())[0])
+                    break
+                except ActorUnavailableError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(RESTART_POLL_S)
+        return pids
 
     # -- the run ------------------------------------------------------------------
     def run(self, jobs: Iterable[FileJob]) -> Iterator[TrackRecord]:
         """Yield one record per job, in completion order."""
         if not self._actors:
             self.start()
-        pending, retry = iter(jobs), deque()
+        pending, retry, exhausted = iter(jobs), deque(), False
         in_flight: dict = {}        # ObjectRef -> (job, attempt, actor index)
         while True:
-            while len(in_flight) < IN_FLIGHT_PER_WORKER * self.workers:
-                job, attempt = retry.popleft() if retry else (next(pending, None), 1)
-                if job is None:
-                    break
-                submitted = self._submit(job, attempt, in_flight)
-                if submitted is not None:
-                    yield submitted
-            if not in_flight:
+            up = [i for i in self._live if i not in self._down.values()]
+            while up and len(in_flight) < IN_FLIGHT_PER_WORKER * len(up) and \
+                    (retry or not exhausted):
+                if retry:
+                    job, attempt = retry.popleft()
+                else:
+                    job, attempt = next(pending, None), 1
+                    if job is None:
+                        exhausted = True
+                        break
+                unreadable = self._submit(job, attempt, in_flight, up)
+                if unreadable is not None:
+                    yield unreadable
+            if exhausted and not retry and not in_flight:
                 return
-            done, _ = ray.wait(list(in_flight), num_returns=1)
+            done, _ = ray.wait(list(in_flight) + list(self._down), num_returns=1)
             for ref in done:
+                if ref in self._down:
+                    self._check_back(ref)
+                    continue
                 job, attempt, i = in_flight.pop(ref)
                 self._load[i] -= 1
                 try:
                     yield ray.get(ref)
                 except (RayActorError, WorkerCrashedError) as exc:
                     self.retries += 1
+                    self._mark_down(i)
                     if attempt < MAX_ATTEMPTS:
                         retry.append((job, attempt + 1))
                     else:
@@ -223,8 +249,9 @@ class RayBackend:
                             f"({type(exc).__name__}); it may crash the decoder or exhaust "
                             "memory: try it alone with `genrescope classify`")
 
-    def _submit(self, job: FileJob, attempt: int, in_flight: dict) -> TrackRecord | None:
-        """Send ``job`` to the least busy actor; a record when the driver cannot read it."""
+    def _submit(self, job: FileJob, attempt: int, in_flight: dict,
+                up: list[int]) -> TrackRecord | None:
+        """Send ``job`` to the least busy live actor; a record when the driver cannot read it."""
         data = None
         if self.ship_bytes:
             try:
@@ -232,7 +259,26 @@ class RayBackend:
                     data = f.read()
             except OSError as exc:
                 return TrackRecord.failed(job, f"Cannot read {job.path}: {exc.strerror}.")
-        i = min(range(self.workers), key=self._load.__getitem__)
+        i = min(up, key=self._load.__getitem__)
         in_flight[self._actors[i].analyse.remote(job, data)] = (job, attempt, i)
         self._load[i] += 1
         return None
+
+    def _mark_down(self, i: int) -> None:
+        """Stop sending to actor ``i`` until it answers again (Ray is restarting it)."""
+        if i not in self._down.values():
+            self._down[self._actors[i].ready.remote()] = i
+
+    def _check_back(self, ref) -> None:
+        """A restarting actor answered: back in the pool, still restarting, or gone."""
+        i = self._down.pop(ref)
+        try:
+            self._pids[i] = ray.get(ref)[0]
+        except ActorUnavailableError:
+            time.sleep(RESTART_POLL_S)
+            self._mark_down(i)
+        except RayActorError as exc:           # dead for good: its restart failed
+            self._live.remove(i)
+            if not self._live:
+                raise GenrescopeError(f"Every Ray worker died and could not be restarted "
+                                      f"({exc}); see the Ray logs on the cluster.") from exc
