@@ -81,7 +81,7 @@ def official_request(path: Path, models_dir: Path) -> dict:
     """One request of the official app, with its stages timed."""
     import librosa
 
-    from genrescope.reference import official_images, official_network, official_tensor
+    from reference import official_images, official_network, official_tensor
 
     t0 = time.perf_counter()
     y, sr = librosa.load(path)

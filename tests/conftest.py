@@ -5,6 +5,7 @@ temporary folders."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,9 @@ import soundfile as sf
 import torch
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# benchmarks/ holds oracles the tests share with the benchmarks (reference.py: the
+# official app's procedure; reliability.py: the load procedure)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 # cached checks and features go to a folder of this run, not the user's cache
 # (subprocesses started by the tests inherit it)
 if "GENRESCOPE_CACHE" not in os.environ:

@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
+from reference import official_images, official_tensor
+
 from genrescope.features import ImageSpec, chunk_frames, image_features
-from genrescope.reference import official_images, official_tensor
 from genrescope.synth import chord, groove, sweep
 
 

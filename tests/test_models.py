@@ -245,7 +245,7 @@ def test_agreement_stops_once_the_bar_is_out_of_reach():
 
 def test_baseline_network_builds_as_the_official_app_and_loads_the_same_weights(
         official_models_dir, vgg_classifier):
-    from genrescope.reference import official_network
+    from reference import official_network
 
     net = official_network(official_models_dir / "vgg19_bn_cqt" / "save.pt")
     assert not net.training

@@ -3,8 +3,9 @@
 Slow on purpose: it draws every chunk with ``librosa.display.specshow``, saves
 it as a JPEG and reads it back, and builds the network from scratch for every
 request, exactly like the published app. genrescope never uses it to
-classify; the tests compare :mod:`genrescope.features` against it and the
-benchmarks use it as the baseline.
+classify, so it lives outside the package: the tests compare
+:mod:`genrescope.features` against it (tests/conftest.py puts this folder on
+``sys.path``) and the benchmarks use it as the baseline.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ def official_network(save_pt: str | Path, arch: str = "vgg19_bn",
     ``load_state_dict(..., strict=False)``. The same work is done here with
     genrescope's torchvision-compatible VGG (no torchvision needed).
     """
-    from .models.vgg import FEATURES_OUT, VGG
+    from genrescope.models.vgg import FEATURES_OUT, VGG
 
     net = VGG(arch, num_classes)                 # backbone + ccmusic head, default init
     imagenet_head = nn.Sequential(               # built by vgg19_bn(), then replaced
