@@ -27,7 +27,7 @@ _COLUMNS = ("id, path, size, duration_s, model, windows, top_json, warnings_json
 class _Index:
     """The embeddings of one model's analysed tracks, unit rows."""
 
-    version: int
+    state: int
     model: str
     ids: np.ndarray
     unit: np.ndarray
@@ -161,18 +161,16 @@ class Library:
         rows = self._query("SELECT thumbnail_jpeg FROM tracks WHERE id=?", (int(track_id),))
         return rows[0][0] if rows else None
 
-    def state(self) -> tuple:
-        """Changes whenever a writer changes the library (row count, last write)."""
-        return tuple(self._query("SELECT count(*), max(indexed_at), max(id) FROM tracks")[0])
+    def state(self) -> int:
+        """Changes whenever another connection (the indexer) commits a change."""
+        return self._query("PRAGMA data_version")[0][0]
 
     # -- embeddings ------------------------------------------------------- #
     def _embeddings(self) -> _Index:
         """The unit embeddings of the main model's tracks, reloaded after writes."""
         with self._lock:
-            version = self.con.execute("PRAGMA data_version").fetchone()[0]
-            count = self.con.execute("SELECT count(*), max(indexed_at) FROM tracks").fetchone()
-            key = hash((version, count))
-            if self._index is not None and self._index.version == key:
+            key = self.state()
+            if self._index is not None and self._index.state == key:
                 return self._index
             row = self.con.execute(
                 "SELECT model, count(*) c FROM tracks WHERE error IS NULL AND embedding IS NOT "

@@ -1,0 +1,229 @@
+"""Library figures: index throughput, similar latency, database size, neighbour quality.
+
+    .venv/bin/python benchmarks/bench_library.py [--index] [--similar] [--quality]
+        [--n-mp3 8] [--workers 1 2] [--json OUT]
+
+(no part named = all parts)
+
+--index    ``genrescope.library.index`` with the default model and settings
+           (spread:3x10) on (a) ../shared/data as it is (gtzan-mini: 50 clips of
+           9-20 s, music-clips: 4 recordings of 46-133 s) and (b) ``--n-mp3``
+           4-minute MP3s made from the shared music-clips (looped, each with
+           another start so every file differs), once per worker count. Reports
+           tracks/h and audio s/s (whole-track seconds per wall second) of the
+           analysis phase, model start-up apart, and the load average (the
+           machine is shared: a busy machine slows everything).
+--similar  exact cosine search (:func:`genrescope.library.search.nearest`) on
+           synthetic unit embeddings of the default model's size (100 000 and
+           1 000 000 rows), median and p95 over 50 queries; and
+           ``Library.similar`` end to end (k = 10, reasons included) on a
+           synthetic 100 000-track database, with its size per 1 000 tracks.
+--quality  neighbour genre agreement@5 on gtzan-mini indexed with the default
+           model: for each clip, the share of its 5 nearest clips (cosine)
+           with the same GTZAN genre (chance: 4/49 = 8 %).
+
+musicnn's own TensorFlow extractor is not run beside it (TensorFlow is not
+installed here; see docs/library.md). Without ../shared/data the index and
+quality parts say so and are skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data"
+EMBED_DIM = 400          # the default model's clip embedding
+
+
+def load_avg() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def make_mp3s(folder: Path, n: int) -> list[Path]:
+    """n 4-minute MP3s made from the shared music-clips (looped)."""
+    import librosa
+    import soundfile as sf
+
+    clips = sorted((SHARED / "music-clips").glob("*.ogg"))
+    sr = 44100
+    audio = [librosa.load(c, sr=sr, mono=False)[0] for c in clips]
+    out = []
+    for i in range(n):
+        y = np.concatenate([audio[(i + j) % len(audio)] for j in range(len(audio))] * 2, axis=1)
+        start = (i * 7 * sr) % (y.shape[1] - 240 * sr)
+        path = folder / f"song{i:02d}.mp3"
+        sf.write(path, y[:, start:start + 240 * sr].T, sr, format="MP3")
+        out.append(path)
+    return out
+
+
+def bench_index(workers_list: list[int], n_mp3: int, tmp: Path) -> dict:
+    from genrescope.library import index
+
+    results = {}
+    if not SHARED.is_dir():
+        print(f"index: SKIPPED, {SHARED} is missing")
+        return results
+    mp3_dir = tmp / "mp3"
+    mp3_dir.mkdir()
+    make_mp3s(mp3_dir, n_mp3)
+    sets = {"shared/data (gtzan-mini + music-clips)": [str(SHARED / "gtzan-mini"),
+                                                        str(SHARED / "music-clips")],
+            f"{n_mp3} x 4-min MP3": [str(mp3_dir)]}
+    print(f"\nindex throughput (default model, spread:3x10); load average before: {load_avg()}")
+    print(f"{'input':<42} {'workers':>7} {'tracks':>6} {'analyse s':>9} {'tracks/h':>9} "
+          f"{'audio s/s':>9} {'start-up s':>10} {'db kB/track':>11} load")
+    for name, roots in sets.items():
+        for workers in workers_list:
+            db = tmp / f"index-{len(results)}.db"
+            s = index(roots, str(db), workers=workers, progress=False)
+            size = db.stat().st_size + sum(p.stat().st_size for p in tmp.glob(db.name + "-wal"))
+            row = {"input": name, "workers": workers, "tracks": s.indexed,
+                   "failed": len(s.failed), "analyse_s": s.analyse_s,
+                   "tracks_per_h": s.tracks_per_h, "audio_s_per_s": s.audio_s / s.analyse_s,
+                   "startup_s": s.elapsed_s - s.analyse_s,
+                   "db_bytes_per_track": size / max(1, s.indexed + len(s.failed)),
+                   "load": load_avg()}
+            results[f"{name} / {workers}"] = row
+            print(f"{name:<42} {workers:>7} {s.indexed:>6} {s.analyse_s:>9.1f} "
+                  f"{row['tracks_per_h']:>9.0f} {row['audio_s_per_s']:>9.1f} "
+                  f"{row['startup_s']:>10.1f} {row['db_bytes_per_track'] / 1000:>11.1f} "
+                  f"{row['load']}")
+    return results
+
+
+def _lat(fn, queries) -> tuple[float, float]:
+    times = []
+    for q in queries:
+        t = time.perf_counter()
+        fn(q)
+        times.append(time.perf_counter() - t)
+    return float(np.median(times)) * 1000, float(np.percentile(times, 95)) * 1000
+
+
+def bench_similar(tmp: Path) -> dict:
+    from genrescope.library import search
+
+    rng = np.random.default_rng(0)
+    out = {}
+    print(f"\nsimilar: exact cosine search, {EMBED_DIM}-d float32, 50 queries, k = 10; "
+          f"load average: {load_avg()}")
+    print(f"{'what':<44} {'median ms':>9} {'p95 ms':>8}")
+    for n in (100_000, 1_000_000):
+        unit = search.normalise_rows(rng.standard_normal((n, EMBED_DIM), dtype=np.float32))
+        queries = rng.standard_normal((50, EMBED_DIM), dtype=np.float32)
+        med, p95 = _lat(lambda q: search.nearest(unit, q, 10), queries)
+        out[f"nearest {n}"] = {"median_ms": med, "p95_ms": p95}
+        print(f"{f'search.nearest, {n:,} tracks':<44} {med:>9.1f} {p95:>8.1f}")
+        del unit
+    db = tmp / "synthetic.db"
+    n = 100_000
+    _synthetic_db(db, n, rng)
+    from genrescope.library import Library
+
+    with Library(db) as lib:
+        t = time.perf_counter()
+        lib.similar(1, k=10)
+        first = time.perf_counter() - t
+        ids = rng.integers(1, n + 1, 50)
+        med, p95 = _lat(lambda i: lib.similar(int(i), k=10), ids)
+    size = db.stat().st_size
+    out["Library.similar 100000"] = {"median_ms": med, "p95_ms": p95, "first_s": first,
+                                     "db_bytes_per_1000": size / n * 1000}
+    print(f"{'Library.similar (reasons), 100,000 tracks':<44} {med:>9.1f} {p95:>8.1f}"
+          f"   (first call, loads the embeddings: {first:.1f} s)")
+    print(f"synthetic database: {size / n * 1000 / 1e6:.2f} MB per 1 000 tracks "
+          "(400-d embedding, 31 genres, 9-chunk timeline, 2 kB thumbnail)")
+    return out
+
+
+def _synthetic_db(path: Path, n: int, rng) -> None:
+    from genrescope.library.db import LibraryWriter, blob
+
+    labels = [f"g{i}" for i in range(31)]
+    with LibraryWriter(path) as w:
+        w.register_model("synthetic", "synthetic@0", labels,
+                         {g: [g, g] for g in labels}, EMBED_DIM)
+        thumb = bytes(2000)
+        rows = []
+        for i in range(n):
+            p = rng.dirichlet(np.ones(31)).astype(np.float32)
+            order = np.argsort(-p)[:5]
+            timeline = [{"start_s": 3.0 * c, "end_s": 3.0 * c + 3,
+                         "p": [round(float(x), 5) for x in rng.dirichlet(np.ones(31))]}
+                        for c in range(9)]
+            rows.append((f"/music/{i:07d}.mp3", 4_000_000, i, f"{i:032x}", 240.0, "synthetic",
+                         "synthetic@0", "spread:3x10", labels[order[0]], float(p[order[0]]),
+                         json.dumps([[labels[j], float(p[j])] for j in order]), blob(p),
+                         blob(rng.standard_normal(EMBED_DIM)), json.dumps(timeline), thumb,
+                         "[]", None, 1.0, time.time()))
+        with w.con:
+            w.con.executemany(
+                "INSERT INTO tracks (path, size, mtime_ns, content_hash, duration_s, model, "
+                "model_version, windows, top_label, top_probability, top_json, probabilities, "
+                "embedding, timeline_json, thumbnail_jpeg, warnings_json, error, analysis_s, "
+                "indexed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+
+
+def bench_quality(tmp: Path, db: Path | None = None) -> dict:
+    from genrescope.library import Library, index, search
+
+    folder = SHARED / "gtzan-mini"
+    if not folder.is_dir():
+        print(f"\nquality: SKIPPED, {folder} is missing")
+        return {}
+    db = tmp / "gtzan.db"
+    index([str(folder)], str(db), progress=False)
+    with Library(db) as lib:
+        ix = lib._embeddings()
+        labels = [Path(lib.track(int(i)).path).name.split(".")[0] for i in ix.ids]
+    agree = []
+    for row, label in enumerate(labels):
+        hits = search.nearest(ix.unit, ix.unit[row], 5, exclude=[row])
+        agree.append(np.mean([labels[i] == label for i, _ in hits]))
+    per_genre = {g: float(np.mean([a for a, lb in zip(agree, labels) if lb == g]))
+                 for g in sorted(set(labels))}
+    chance = float(np.mean([(labels.count(lb) - 1) / (len(labels) - 1) for lb in labels]))
+    print(f"\nneighbour genre agreement@5 on gtzan-mini ({len(labels)} clips, default model): "
+          f"{np.mean(agree):.1%} (chance {chance:.1%})")
+    print("  " + ", ".join(f"{g} {v:.0%}" for g, v in per_genre.items()))
+    return {"agreement_at_5": float(np.mean(agree)), "chance": chance, "per_genre": per_genre,
+            "n": len(labels)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--index", action="store_true")
+    ap.add_argument("--similar", action="store_true")
+    ap.add_argument("--quality", action="store_true")
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--n-mp3", type=int, default=8)
+    ap.add_argument("--json", metavar="OUT")
+    args = ap.parse_args()
+    everything = not (args.index or args.similar or args.quality)
+    report = {"cpus": os.cpu_count()}
+    with tempfile.TemporaryDirectory(prefix="bench-library-") as tmp:
+        tmp = Path(tmp)
+        if args.index or everything:
+            report["index"] = bench_index(args.workers, args.n_mp3, tmp)
+        if args.similar or everything:
+            report["similar"] = bench_similar(tmp)
+        if args.quality or everything:
+            report["quality"] = bench_quality(tmp)
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
