@@ -406,8 +406,10 @@ def _api_fallback(app: fastapi.FastAPI) -> None:
     page mounted at ``/`` would answer them in its own shape)."""
     from starlette.routing import Match
 
+    @app.api_route("/healthz", methods=[m for m in _METHODS if m not in ("GET", "HEAD")],
+                   include_in_schema=False)
     @app.api_route("/api/{rest:path}", methods=_METHODS, include_in_schema=False)
-    async def _not_here(request: fastapi.Request, rest: str):
+    async def _not_here(request: fastapi.Request):
         allowed = sorted({m for r in app.router.routes
                           if isinstance(r, fastapi.routing.APIRoute) and r.endpoint is not _not_here
                           and r.matches(request.scope)[0] is Match.PARTIAL

@@ -336,7 +336,8 @@ def test_audio_functions_check_the_window(clip):
 # ------------------------------------------------------------------- 6. smaller
 @pytest.mark.parametrize("method, path, allow", [
     ("GET", "/api/v1/classify", "POST"), ("PUT", "/api/v1/classify", "POST"),
-    ("DELETE", "/api/v1/models", "GET")])
+    ("DELETE", "/api/v1/models", "GET"), ("POST", "/healthz", "GET"),
+    ("TRACE", "/api/v1/models", "GET"), ("TRACE", "/healthz", "GET")])
 def test_wrong_method_is_405_in_error_shape(client, method, path, allow):
     r = client.request(method, path)
     assert r.status_code == 405, r.text

@@ -38,6 +38,8 @@ SECURITY_HEADERS = {
 }
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+#: Methods any route may use; others (TRACE, CONNECT, made-up ones) get 405.
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 
@@ -79,6 +81,8 @@ class RequestGuard:
             return 400, ("Unknown Host header: this server answers only to its own address "
                          "(start it with --allow-host NAME to accept another name).")
         method = scope.get("method", "GET")
+        if method not in METHODS:
+            return 405, f"Method {method} is not allowed: use GET or POST."
         site = headers.get("sec-fetch-site")
         if site not in (None, "same-origin", "none"):
             navigation = headers.get("sec-fetch-mode") == "navigate"
@@ -105,8 +109,9 @@ class RequestGuard:
                 return await send({"type": "websocket.close", "code": 1008})
             status, message = problem
             body = json.dumps({"error": message}).encode()
+            allow = [(b"allow", b"GET, POST")] if status == 405 else []
             await send({"type": "http.response.start", "status": status, "headers": [
-                (b"content-type", b"application/json"),
+                *allow, (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
                 *((k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items())]})
             return await send({"type": "http.response.body", "body": body})
