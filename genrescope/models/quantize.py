@@ -33,9 +33,10 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
 import pickle
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -46,8 +47,8 @@ import torch.ao.quantization as tq
 from torch import nn
 
 from ..cache import cache_dir
+from ..files import replaced_atomically, write_text_atomically
 from ..synth import chord, groove, noise_burst, sweep
-from .vgg import VGG
 
 ENGINE = "x86"
 #: Top-1 agreement with float32 needed before "auto" picks int8.
@@ -60,6 +61,23 @@ SCHEME = "int8-v2-hist-float-ends"
 def int8_supported() -> bool:
     """Whether this torch build can run int8 convolutions with the x86 engine."""
     return ENGINE in torch.backends.quantized.supported_engines
+
+
+@contextmanager
+def quantized_engine(name: str = ENGINE) -> Iterator[None]:
+    """torch's int8 engine set to ``name`` inside the block, restored after it.
+
+    The engine decides how int8 weights are packed (when a network is
+    converted or its int8 state loaded); a packed network then runs whatever
+    the engine is. So genrescope sets it only around packing, never for the
+    whole process.
+    """
+    previous = torch.backends.quantized.engine
+    torch.backends.quantized.engine = name
+    try:
+        yield
+    finally:
+        torch.backends.quantized.engine = previous
 
 
 def vnni() -> bool:
@@ -98,7 +116,7 @@ def check_audio(sr: int, duration_s: float = 11.4) -> list[np.ndarray]:
 class _Int8(nn.Module):
     """float first convolution -> int8 body -> float last layer."""
 
-    def __init__(self, net: VGG):
+    def __init__(self, net: nn.Module):
         super().__init__()
         self.stem = net.features[:3]                 # fused conv + BN + ReLU, float
         self.quant = tq.QuantStub()
@@ -113,13 +131,13 @@ class _Int8(nn.Module):
         return self.last(self.dequant(self.hidden(torch.flatten(x, 1))))
 
 
-def quantize_vgg(net: VGG, calibration: torch.Tensor | None) -> nn.Module:
+def quantize_vgg(net: nn.Module, calibration: torch.Tensor | None) -> nn.Module:
     """An int8 copy of ``net`` (which stays untouched), calibrated on ``calibration``.
 
     Parameters
     ----------
-    net : VGG
-        A float network in eval mode.
+    net : genrescope.models.vgg.VGG
+        A float network in eval mode (``features``, ``avgpool``, ``classifier``).
     calibration : torch.Tensor or None
         Network inputs (N, 3, 224, 224) whose activations set the int8 ranges;
         ``None``: uncalibrated, only good for loading a saved int8 state into.
@@ -129,7 +147,6 @@ def quantize_vgg(net: VGG, calibration: torch.Tensor | None) -> nn.Module:
     nn.Module
         Takes and returns float tensors, like ``net``.
     """
-    torch.backends.quantized.engine = ENGINE
     q = copy.deepcopy(net).eval()
     convs = [i for i, m in enumerate(q.features) if isinstance(m, nn.Conv2d)]
     tq.fuse_modules(q.features, [[str(i), str(i + 1), str(i + 2)] for i in convs], inplace=True)
@@ -143,7 +160,7 @@ def quantize_vgg(net: VGG, calibration: torch.Tensor | None) -> nn.Module:
         weight=tq.PerChannelMinMaxObserver.with_args(dtype=torch.qint8,
                                                      qscheme=torch.per_channel_symmetric))
     model.stem.qconfig = model.last.qconfig = None
-    with warnings.catch_warnings():                  # torch.ao's notes on its own future
+    with warnings.catch_warnings(), quantized_engine():   # torch.ao's notes on its own future
         warnings.simplefilter("ignore")
         tq.prepare(model, inplace=True)
         with torch.inference_mode():
@@ -212,23 +229,16 @@ def _cache_stem(weights: Path) -> Path:
     return cache_dir() / "precision" / hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
-def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+def save_int8(int8: nn.Module, weights: Path) -> None:
+    """Keep the calibrated int8 network of the checkpoint ``weights`` in the cache."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        write(tmp)
-        tmp.replace(path)
+        with replaced_atomically(_cache_stem(weights).with_suffix(".int8.pt")) as tmp:
+            torch.save(int8.state_dict(), tmp)
     except OSError:
         pass                                         # a read-only cache only costs time
 
 
-def save_int8(int8: nn.Module, weights: Path) -> None:
-    """Keep the calibrated int8 network of the checkpoint ``weights`` in the cache."""
-    _write_atomically(_cache_stem(weights).with_suffix(".int8.pt"),
-                      lambda tmp: torch.save(int8.state_dict(), tmp))
-
-
-def load_int8(net: VGG, weights: Path) -> nn.Module | None:
+def load_int8(net: nn.Module, weights: Path) -> nn.Module | None:
     """The cached int8 network of ``net`` (loaded from ``weights``), or None."""
     path = _cache_stem(weights).with_suffix(".int8.pt")
     if not path.is_file():
@@ -238,7 +248,8 @@ def load_int8(net: VGG, weights: Path) -> nn.Module | None:
         with warnings.catch_warnings():              # quantized tensors use TypedStorage
             warnings.simplefilter("ignore", UserWarning)
             state = torch.load(path, map_location="cpu", weights_only=True)
-        int8.load_state_dict(state)
+        with quantized_engine():                     # loading packs the int8 weights
+            int8.load_state_dict(state)
     except (OSError, RuntimeError, EOFError, pickle.UnpicklingError):
         return None
     return int8
@@ -262,5 +273,8 @@ def int8_verdict(weights: Path, check: Callable[[], Agreement]) -> Agreement:
     result = check()
     text = json.dumps({"weights": str(weights), "scheme": SCHEME, "agreement": asdict(result)},
                       indent=1)
-    _write_atomically(path, lambda tmp: tmp.write_text(text))
+    try:
+        write_text_atomically(path, text)
+    except OSError:
+        pass                                         # a read-only cache only costs time
     return result
