@@ -82,6 +82,9 @@ class Prediction:
     timeline : Timeline or None
         Each chunk's scores with its start and end seconds, and the merged
         segments where the leading genre changes (see :mod:`genrescope.timeline`).
+    embedding : np.ndarray or None
+        The clip embedding (as :meth:`Classifier.embed_audio`), when
+        ``classify(..., embed=True)`` asked for it (same network pass).
     """
 
     model: str
@@ -97,6 +100,7 @@ class Prediction:
     source: str | None = None
     precision: str = "fp32"
     timeline: Timeline | None = None
+    embedding: np.ndarray | None = None
 
     @property
     def images(self) -> list:
@@ -202,12 +206,16 @@ class Classifier:
         with torch.inference_mode():
             for start in range(0, max(len(inputs), 1), NETWORK_BATCH):
                 batch = inputs[start:start + NETWORK_BATCH].to(self.device)
-                out.append(forward(batch).float().cpu().numpy())
+                result = forward(batch)
+                out.append(tuple(t.float().cpu().numpy() for t in result)
+                           if isinstance(result, tuple) else result.float().cpu().numpy())
+        if isinstance(out[0], tuple):        # several outputs (scores_and_embed)
+            return tuple(np.concatenate(parts) for parts in zip(*out))
         return np.concatenate(out) if len(out) != 1 else out[0]
 
     def classify(self, source, *, sr: int | None = None, offset_s: float = 0.0,
                  duration_s: float | None = DEFAULT_DURATION_S, top_k: int = 5,
-                 max_duration_s: float | None = None) -> Prediction:
+                 max_duration_s: float | None = None, embed: bool = False) -> Prediction:
         """Classify a file or an array.
 
         Parameters
@@ -225,6 +233,9 @@ class Classifier:
         max_duration_s : float, optional
             Refuse (:class:`GenrescopeError`, 422) a window longer than this;
             "to the end" decodes no further than the limit (a server's cap).
+        embed : bool
+            Also set :attr:`Prediction.embedding`, from the same network pass
+            where the model allows (the library indexer).
 
         Returns
         -------
@@ -236,9 +247,15 @@ class Classifier:
         t1 = time.perf_counter()
         features = self.model.features(audio.y)
         t2 = time.perf_counter()
-        chunk_scores = self._network(self.model.scores, features.inputs)
+        if embed:
+            chunk_scores, chunk_embeddings = self._network(self.model.scores_and_embed,
+                                                           features.inputs)
+        else:
+            chunk_scores = self._network(self.model.scores, features.inputs)
         t3 = time.perf_counter()
         prediction = self._predict(chunk_scores, features, audio, top_k)
+        if embed:
+            prediction.embedding = chunk_embeddings.mean(axis=0)
         prediction.source = os.fspath(source) if isinstance(source, (str, os.PathLike)) else None
         prediction.timings = {"decode": t1 - t0, "features": t2 - t1, "network": t3 - t2,
                               "total": time.perf_counter() - t0}

@@ -162,3 +162,18 @@ def test_two_workers_give_the_same_rows_as_one(tmp_path):
     for path in a:
         assert a[path][0] == b[path][0]
         np.testing.assert_allclose(a[path][1], b[path][1], rtol=1e-4, atol=1e-5)
+
+
+def test_classify_embed_is_embed_audio_in_one_pass(tmp_path):
+    """The indexer's call: classify(embed=True) gives the same scores as classify and
+    the same embedding as embed_audio (one network pass instead of two)."""
+    from genrescope import Classifier
+
+    path = tmp_path / "a.wav"
+    sf.write(path, track(1, 8.0), SR)
+    clf = Classifier.load()
+    plain = clf.classify(str(path))
+    both = clf.classify(str(path), embed=True)
+    assert plain.embedding is None
+    np.testing.assert_allclose(both.chunk_probabilities, plain.chunk_probabilities, atol=1e-6)
+    np.testing.assert_allclose(both.embedding, clf.embed_audio(plain.audio), atol=1e-5)

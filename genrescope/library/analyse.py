@@ -5,7 +5,8 @@
 :class:`~genrescope.library.record.TrackRecord`. It decodes only the
 windows the :class:`WindowPlan` asks for (default: three 10 s windows centred
 at 20, 50 and 80 % of the track), classifies each with
-:meth:`Classifier.classify` and embeds it with :meth:`Classifier.embed_audio`.
+:meth:`Classifier.classify` (``embed=True``: the clip embedding from the same
+network pass).
 It touches no database and no global state, so a process pool or a Ray actor
 can call it as it is.
 """
@@ -183,9 +184,9 @@ def analyse_track(classifier, job: FileJob, plan: WindowPlan = DEFAULT_WINDOWS, 
         preds, embeddings = [], []
         for offset_s, length_s in plan.windows(duration_s):
             pred = classifier.classify(job.path, offset_s=offset_s, duration_s=length_s,
-                                       top_k=top_k)
+                                       top_k=top_k, embed=True)
             preds.append(pred)
-            embeddings.append(classifier.embed_audio(pred.audio))
+            embeddings.append(pred.embedding)
     except GenrescopeError as exc:
         return TrackRecord.failed(job, str(exc), analysis_s=time.perf_counter() - t0, **ident)
     except (MemoryError, KeyboardInterrupt):

@@ -89,5 +89,13 @@ class Model(nn.Module):
 
     def scores(self, inputs: torch.Tensor) -> torch.Tensor:
         """Per-chunk label scores (N, n_labels): softmax or sigmoid of the logits."""
-        logits = self(inputs)
+        return self.activate(self(inputs))
+
+    def activate(self, logits: torch.Tensor) -> torch.Tensor:
+        """Logits -> scores (:attr:`output`: sigmoid or softmax over labels)."""
         return torch.sigmoid(logits) if self.output == "sigmoid" else torch.softmax(logits, dim=1)
+
+    def scores_and_embed(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`scores` and :meth:`embed` of the same chunks; families whose
+        network yields both in one pass override it (the library indexer needs both)."""
+        return self.scores(inputs), self.embed(inputs)

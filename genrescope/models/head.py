@@ -12,6 +12,20 @@ the base model too (by name, through the registry) and puts the head on top::
 The head is trained on per-patch embeddings, one example per 3 s patch, and
 the :class:`~genrescope.predict.Classifier` averages the per-patch softmax
 over the patches of a clip: training and inference see the same inputs.
+
+Two optional parts of the config (the shipped default ``genres`` has both):
+
+``"calibration": {"temperature": T, "unsure_below": p}``
+    The logits are divided by ``T`` (fitted on held-out folds, see
+    :mod:`genrescope.calibration`), so the probabilities are calibrated;
+    ``unsure_below`` is the top probability under which the Classifier adds
+    the "ambiguous" note.
+``"not_music": {"hidden": [...], "threshold": q}``
+    A second, binary head on the same embeddings (weights ``not_music.*`` in
+    the same ``model.safetensors``): its per-patch probability that the
+    audio is not music is appended to :meth:`~EmbeddingHeadModel.scores` as
+    one extra column (``extras == ("not_music",)``); the Classifier takes it
+    off and adds the ``not_music`` note when the clip mean reaches ``q``.
 """
 
 from __future__ import annotations
@@ -86,6 +100,16 @@ class EmbeddingHeadModel(Model):
             raise GenrescopeError(
                 f"config.json of {self.name}: 'head' must hold input_dim, hidden and dropout "
                 f"({exc.__class__.__name__}: {exc}).") from exc
+        self.temperature = float((config.get("calibration") or {}).get("temperature", 1.0))
+        if not self.temperature > 0:
+            raise GenrescopeError(f"config.json of {self.name}: calibration temperature must "
+                                  f"be positive, got {self.temperature}.")
+        nm = config.get("not_music")
+        self.not_music = None
+        if nm is not None:
+            self.not_music = EmbeddingHead(int(spec["input_dim"]), 2, nm.get("hidden", []))
+        #: Names of the extra columns :meth:`scores` appends after the labels.
+        self.extras: tuple[str, ...] = ("not_music",) if self.not_music is not None else ()
         rep = config.get("representation")
         if rep is not None and rep != base.config.get("representation"):
             raise GenrescopeError(
@@ -104,9 +128,19 @@ class EmbeddingHeadModel(Model):
         beside = folder.parent / base_name
         base = load_model(resolve(beside if (beside / "config.json").is_file() else base_name))
         model = cls(config, base)
-        load_strict(model.head, read_state_dict(weights), weights,
+        state = read_state_dict(weights)
+        side = {k[len("not_music."):]: v for k, v in state.items() if k.startswith("not_music.")}
+        main = {k: v for k, v in state.items() if not k.startswith("not_music.")}
+        load_strict(model.head, main, weights,
                     what=f"{model.name} (embedding head on {base_name}, "
                          f"{len(model.labels)} labels)")
+        if model.not_music is not None:
+            load_strict(model.not_music, side, weights,
+                        what=f"{model.name} (its not-music head, config 'not_music')")
+        elif side:
+            raise GenrescopeError(f"{weights} holds a not-music head but {folder / 'config.json'}"
+                                  " has no 'not_music' entry: the bundle is incomplete.")
+        model.weights_path = Path(weights)
         return model
 
     @property
@@ -117,12 +151,39 @@ class EmbeddingHeadModel(Model):
         return self.base.features(y)
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Per-patch logits (N, n_labels): base embedding -> head."""
-        return self.head(self.base.embed(inputs))
+        """Per-patch calibrated logits (N, n_labels): base embedding -> head, / T."""
+        return self.head(self.base.embed(inputs)) / self.temperature
+
+    def scores(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Per-patch softmax (N, n_labels), followed by one column per name in
+        :attr:`extras` (the not-music probability), all from one base pass."""
+        return self._scores(self.base.embed(inputs))
+
+    def scores_and_embed(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        emb = self.base.embed(inputs)
+        return self._scores(emb), self.head.represent(emb)
+
+    def _scores(self, emb: torch.Tensor) -> torch.Tensor:
+        probs = torch.softmax(self.head(emb) / self.temperature, dim=1)
+        if self.not_music is None:
+            return probs
+        return torch.cat([probs, torch.softmax(self.not_music(emb), dim=1)[:, 1:]], dim=1)
 
     def embed(self, inputs: torch.Tensor) -> torch.Tensor:
         """Per-patch head representation (the input of its last linear layer)."""
         return self.head.represent(self.base.embed(inputs))
 
+    def scores_and_embed(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`scores` and :meth:`embed` from one pass of the base model."""
+        rep = self.head.represent(self.base.embed(inputs))
+        return self.activate(self.head.out(self.head.dropout(rep))), rep
+
     def weights(self) -> nn.Module:
         return self.head
+
+    def state_for_bundle(self) -> dict[str, torch.Tensor]:
+        """The tensors of ``model.safetensors``: the head's, then ``not_music.*``."""
+        state = dict(self.head.state_dict())
+        if self.not_music is not None:
+            state.update({f"not_music.{k}": v for k, v in self.not_music.state_dict().items()})
+        return state

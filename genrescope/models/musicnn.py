@@ -339,5 +339,14 @@ class MusicnnGenreModel(_PatchModel):
     def embed(self, inputs: torch.Tensor) -> torch.Tensor:
         return torch.cat([comp.embed(inputs) for comp in self.components.values()], dim=1)
 
+    def scores_and_embed(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`scores` and :meth:`embed` from one pass of each tagger."""
+        total, embeddings = 0, []
+        for name, comp in self.components.items():
+            logits, embedding = comp.net(inputs)
+            total = total + torch.sigmoid(logits) @ getattr(self, f"map_{name}").T
+            embeddings.append(embedding)
+        return total / self.n_tags, torch.cat(embeddings, dim=1)
+
 
 FAMILIES = {"musicnn": MusicnnModel, "musicnn_genres": MusicnnGenreModel}
