@@ -173,11 +173,6 @@ class EmbeddingHeadModel(Model):
         """Per-patch head representation (the input of its last linear layer)."""
         return self.head.represent(self.base.embed(inputs))
 
-    def scores_and_embed(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """:meth:`scores` and :meth:`embed` from one pass of the base model."""
-        rep = self.head.represent(self.base.embed(inputs))
-        return self.activate(self.head.out(self.head.dropout(rep))), rep
-
     def weights(self) -> nn.Module:
         return self.head
 
