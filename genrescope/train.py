@@ -52,6 +52,7 @@ from .dataset import LabelledFile, list_labelled, stratified_folds, stratified_s
 from .errors import GenrescopeError
 from .evaluate import EvaluationReport, FileResult, evaluate, metrics
 from .features import ImageSpec, image_features
+from .files import replaced_atomically, write_text_atomically
 
 BASE_MODEL = "musicnn_genres"
 CHECKPOINT = "checkpoint.pt"
@@ -153,10 +154,8 @@ class FeatureCache:
                 pass                                  # damaged: compute it again
         value = compute()
         self.misses += 1
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f"{target.stem}.{os.getpid()}.tmp.npy")
-        np.save(tmp, value, allow_pickle=False)
-        os.replace(tmp, target)
+        with replaced_atomically(target) as tmp:
+            np.save(tmp, value, allow_pickle=False)
         return value
 
     def stats(self) -> dict:
@@ -270,17 +269,13 @@ def _write_bundle(out: Path, config: dict, state: dict[str, torch.Tensor]) -> No
     """``model.safetensors`` then ``config.json``, each replaced atomically."""
     from safetensors.torch import save
 
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / f".model.{os.getpid()}.tmp"
-    tmp.write_bytes(save({k: v.detach().cpu().contiguous() for k, v in state.items()}))
-    os.replace(tmp, out / "model.safetensors")
+    with replaced_atomically(out / "model.safetensors") as tmp:
+        tmp.write_bytes(save({k: v.detach().cpu().contiguous() for k, v in state.items()}))
     _write_json(out / "config.json", config)
 
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomically(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
 def _training_info(method: str, data, train_items, val_items, **extra) -> dict:
@@ -889,9 +884,8 @@ def _load_checkpoint(path: Path, run: dict) -> dict:
 
 
 def _save_checkpoint(path: Path, **values) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save({"format": CHECKPOINT_FORMAT, **values}, tmp)
-    os.replace(tmp, path)
+    with replaced_atomically(path) as tmp:
+        torch.save({"format": CHECKPOINT_FORMAT, **values}, tmp)
 
 
 def _train_cnn(*, data, out, train_items, val_items, seed, device, duration_s, epochs,
