@@ -63,7 +63,7 @@ class Track:
     @property
     def not_music(self) -> bool:
         return self.error is None and (
-            any(w["code"] == "silence" for w in self.warnings)
+            any(w["code"] in ("silence", "not_music") for w in self.warnings)
             or bool(self.top and self.top[0][0].lower() in NOT_MUSIC_LABELS))
 
     def to_dict(self, lang: str = "en") -> dict:
