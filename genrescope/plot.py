@@ -246,7 +246,7 @@ def timeline_figure(timeline: Timeline, *, lang: str = "en", top_k: int = 5,
     fig = Figure(figsize=(width_in, 3.2), layout="constrained")
     ax, seg_ax = fig.subplots(2, 1, sharex=True, height_ratios=(5, 1))
     for g in order:
-        ax.stairs(probs[:, g], edges, color=colours[g], lw=2,
+        ax.stairs(probs[:, g], edges, baseline=None, color=colours[g], lw=2,
                   label=timeline.genres[g].name(lang))
     ax.set_ylim(0, max(1e-3, float(probs[:, order].max())) * 1.1)
     ax.set_ylabel(text["probability"], fontfamily=family)
