@@ -66,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--genre", metavar="G", help="genre to explain: id, English or Chinese name "
                    "(default: the top genre)")
     p.add_argument("--budget", type=int, metavar="N", help="most forward passes of the network "
-                   "(default 60: a few seconds for 30 s on the default model; more = finer map)")
+                   "(default 60, or one per chunk for long windows: a few seconds for 30 s on "
+                   "the default model; more = finer map)")
     p.add_argument("--lang", choices=("en", "zh"), default="en", help="text of the figure")
     p.add_argument("--json", metavar="OUT.json", help="also write the map as numbers")
     _model_args(p)
@@ -278,12 +279,11 @@ def cmd_spectrogram(args) -> int:
 
 
 def cmd_explain(args) -> int:
-    from .explain import DEFAULT_BUDGET, explain
+    from .explain import explain
     from .plot import save_explanation
 
     why = explain(_classifier(args), args.file, offset_s=args.offset,
-                  duration_s=args.duration or None, genre=args.genre,
-                  budget=args.budget or DEFAULT_BUDGET)
+                  duration_s=args.duration or None, genre=args.genre, budget=args.budget)
     save_explanation(why, args.output, lang=args.lang)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as out:

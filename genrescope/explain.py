@@ -125,7 +125,7 @@ class Explanation:
 
 def explain(classifier, source, *, sr: int | None = None, offset_s: float = 0.0,
             duration_s: float | None = 30.0, genre: str | None = None,
-            budget: int = DEFAULT_BUDGET, max_duration_s: float | None = None) -> Explanation:
+            budget: int | None = None, max_duration_s: float | None = None) -> Explanation:
     """Classify ``source`` and explain one genre of the answer.
 
     Parameters
@@ -138,9 +138,10 @@ def explain(classifier, source, *, sr: int | None = None, offset_s: float = 0.0,
         The analysed window (default: the first 30 s).
     genre : str, optional
         Label id, English or Chinese name; default: the top genre.
-    budget : int
-        Most forward passes (1 to :data:`MAX_BUDGET`; default
-        :data:`DEFAULT_BUDGET`): at least one per analysed chunk.
+    budget : int, optional
+        Most forward passes (1 to :data:`MAX_BUDGET`), at least one per
+        analysed chunk. Default: :data:`DEFAULT_BUDGET`, or one pass per
+        chunk when the window has more chunks than that.
     max_duration_s : float, optional
         Refuse a longer window (a server's cap; see :meth:`Classifier.classify`).
 
@@ -149,22 +150,26 @@ def explain(classifier, source, *, sr: int | None = None, offset_s: float = 0.0,
     Explanation
         With ``prediction`` set: the classification it explains.
     """
-    _check_budget(budget)
+    if budget is not None:
+        _check_budget(budget)
     prediction = classifier.classify(source, sr=sr, offset_s=offset_s, duration_s=duration_s,
                                      max_duration_s=max_duration_s)
     return explain_prediction(classifier, prediction, genre=genre, budget=budget)
 
 
 def explain_prediction(classifier, prediction, *, genre: str | None = None,
-                       budget: int = DEFAULT_BUDGET) -> Explanation:
+                       budget: int | None = None) -> Explanation:
     """Explain one genre of a :class:`~genrescope.predict.Prediction` made by
-    ``classifier`` (its features and chunk scores are reused).
+    ``classifier`` (its features and chunk scores are reused). ``budget`` as
+    for :func:`explain`.
 
     Returns
     -------
     Explanation
         With ``prediction`` set.
     """
+    if budget is None:
+        budget = min(MAX_BUDGET, max(DEFAULT_BUDGET, len(prediction.chunk_probabilities)))
     _check_budget(budget)
     index = find_genre(prediction.genres, genre, prediction.probabilities)
     why = explain_features(classifier.model, prediction.features, index,

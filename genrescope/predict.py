@@ -268,7 +268,7 @@ class Classifier:
 
         See :func:`genrescope.explain.explain` (``genre``: id, English or
         Chinese name, default the top one; ``budget``: most forward passes,
-        default :data:`genrescope.explain.DEFAULT_BUDGET`).
+        default :data:`genrescope.explain.DEFAULT_BUDGET` or one per chunk).
 
         Returns
         -------
@@ -276,10 +276,10 @@ class Classifier:
             ``heat`` (bands x time cells), its axes ``time_s`` and ``freq_hz``,
             and the ``prediction`` it explains.
         """
-        from .explain import DEFAULT_BUDGET, explain
+        from .explain import explain
 
         return explain(self, source, sr=sr, offset_s=offset_s, duration_s=duration_s,
-                       genre=genre, budget=budget or DEFAULT_BUDGET)
+                       genre=genre, budget=budget)
 
     def warm_up(self, duration_s: float = 1.0) -> None:
         """Classify ``duration_s`` of synthesised audio and discard the answer.

@@ -217,3 +217,37 @@ def test_figures_say_what_colours_mean(lang):
     legend = [t.get_text() for t in tl.axes[0].get_legend().get_texts()]
     assert legend == [g.name(lang) for g in why.prediction.top[:3]]
     assert figure_png(tl)[:4] == b"\x89PNG"
+
+
+class ManyChunksModel(Model):
+    """80 tiny chunks (0.1 s of 4 frames x 8 bands); score = mean of the input."""
+
+    def __init__(self):
+        super().__init__({"name": "many", "labels": ["loud", "quiet"], "output": "softmax"})
+
+    @property
+    def sr(self) -> int:
+        return 400
+
+    def features(self, y: np.ndarray) -> Features:
+        frames = np.abs(y[: len(y) // 10 * 10]).reshape(-1, 10).mean(axis=1)   # 40 frames/s
+        n = len(frames) // 4
+        grid = np.repeat(frames[: n * 4, None], 8, axis=1).astype(np.float32)
+        return Features(torch.from_numpy(grid.reshape(n, 4, 8)), [], grid.T,
+                        [(4 * i, 4 * i + 4) for i in range(n)], 40.0, "mel",
+                        np.linspace(100, 1000, 8))
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        m = inputs.mean(dim=(1, 2))
+        return torch.stack([m, -m], dim=1)
+
+
+def test_default_budget_grows_to_one_pass_per_chunk():
+    clf = Classifier(ManyChunksModel())
+    y = np.random.default_rng(1).standard_normal(8 * 400).astype(np.float32)
+    why = clf.explain(y, sr=400, duration_s=None)
+    assert len(why.prediction.timeline.chunks) == 80
+    assert why.budget == why.n_passes == 80 and why.heat.shape == (1, 80)
+    assert np.all(why.heat > 0)                     # silencing any chunk lowers "loud"
+    with pytest.raises(GenrescopeError, match="80 chunks"):
+        clf.explain(y, sr=400, duration_s=None, budget=60)
