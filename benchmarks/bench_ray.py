@@ -6,8 +6,9 @@ limits Ray on N nodes.
 Input: the first ``--n`` clips of ../shared/data/gtzan-mini (real music, 8.8-20 s,
 so the default plan spread:3x10 analyses each clip whole); without that folder,
 generated music of 15 s, and the table says so. One process runs, in this order:
-the local backend with 1 worker (in this process, as ``--workers 1``; model
-load timed apart) and with 2 (a process pool: its start-up is inside its
+the local backend with 1 worker (in this process, as ``--workers 1``, torch's
+default threads; model load timed apart), the same on one torch thread (as
+every pool process and Ray actor runs), with 2 (a process pool: its start-up is inside its
 analysis time, shown as nan), a local Ray with as
 many CPUs as workers, Ray with 1 worker, Ray with 2 workers (and, with
 ``--ship-bytes``, 2 workers receiving the bytes from the driver). Start-up
@@ -36,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data" / "gtzan-mini"
@@ -99,7 +101,7 @@ def main() -> int:
     except ImportError:
         print("bench_ray: needs the ray extra: .venv/bin/pip install -e '.[ray]'", file=sys.stderr)
         return 2
-    from genrescope.library.analyse import DEFAULT_WINDOWS, model_version
+    from genrescope.library.analyse import DEFAULT_WINDOWS, model_version, set_threads
     from genrescope.library.backends.local import LocalBackend, ModelSpec
     from genrescope.library.backends.ray import RayBackend
     from genrescope.library.record import file_job
@@ -122,6 +124,12 @@ def main() -> int:
         local = LocalBackend(spec, DEFAULT_WINDOWS, workers=1, classifier=clf)
         records, wall, cpu = consume(local, jobs)
         rows.append(("local, 1 worker", load_s, wall, records, cpu))
+        threads = torch.get_num_threads()
+        set_threads(1)                                  # as each actor and pool process runs
+        local = LocalBackend(spec, DEFAULT_WINDOWS, workers=1, classifier=clf)
+        records, wall, cpu = consume(local, jobs)
+        set_threads(threads)
+        rows.append(("local, 1 worker, 1 thread", 0.0, wall, records, cpu))
         local = LocalBackend(spec, DEFAULT_WINDOWS, workers=2)
         records, wall, cpu = consume(local, jobs)      # process start and model load inside
         rows.append(("local, 2 workers (pool)", float("nan"), wall, records, cpu))
@@ -177,9 +185,9 @@ def main() -> int:
               f"{same_top}/{len(ok)}, max |d prob| {d_p:.1e}, max |d embedding| {d_emb:.1e}")
 
     # -- scaling estimate ---------------------------------------------------------------
-    ray1 = rows[2]
+    ray1 = rows[3]
     per_worker = n / ray1[2]                           # tracks/s of one Ray worker
-    driver_cpu = max(r[4] for r in rows[2:]) / n        # s of driver CPU per track on Ray
+    driver_cpu = max(r[4] for r in rows[3:]) / n        # s of driver CPU per track on Ray
     hash_per = hash_s / n
     driver_s = put_med + driver_cpu
     cap = 1.0 / driver_s
