@@ -8,7 +8,11 @@ Three layouts are understood (see :func:`list_labelled`):
   against the CSV's folder).
 
 Splits and folds are by file: every chunk of a recording stays on the same
-side, so no part of a validation file is ever seen in training.
+side, so no part of a validation file is ever seen in training. The grouped
+variants (:func:`grouped_split`, :func:`grouped_folds`) go further and keep
+every file of one *song* on the same side: GTZAN-style names
+``<genre>.<id>.<ext>`` with the same ``<genre>.<id>`` in two folders (a full
+clip and an excerpt of it) are one song (:func:`song_key`).
 """
 
 from __future__ import annotations
@@ -157,6 +161,57 @@ def stratified_folds(items: list[LabelledFile], k: int = 5,
             dealt += 1
     everything = set(items)
     return [(sorted(everything - set(val)), sorted(val)) for val in folds]
+
+
+def song_key(item: LabelledFile) -> str:
+    """The song a file belongs to: ``<genre>.<id>`` for GTZAN-style names whose
+    prefix is the file's label (``jazz.00042.wav`` and an excerpt
+    ``jazz.00042.wav`` in another folder are one song), else the file's path.
+    """
+    parts = item.path.name.split(".")
+    if len(parts) >= 3 and parts[0] == item.label and parts[1]:
+        return f"{parts[0]}.{parts[1]}"
+    return str(item.path)
+
+
+def grouped_split(items: list[LabelledFile], val_fraction: float = 0.2,
+                  seed: int = 0) -> tuple[list[LabelledFile], list[LabelledFile]]:
+    """:func:`stratified_split` of *songs* (:func:`song_key`): all files of a
+    song land on the same side. Without repeated songs it equals
+    :func:`stratified_split` of the files."""
+    songs = _songs(items)
+    train, val = stratified_split(list(songs), val_fraction, seed)
+    return (sorted(f for s in train for f in songs[s]), sorted(f for s in val for f in songs[s]))
+
+
+def grouped_folds(items: list[LabelledFile], k: int = 5,
+                  seed: int = 0) -> list[tuple[list[LabelledFile], list[LabelledFile]]]:
+    """:func:`stratified_folds` of songs (:func:`song_key`): every file of a
+    song is held out by the same fold, each genre's songs spread evenly.
+
+    Parameters
+    ----------
+    items : list of LabelledFile
+    k : int
+        Number of folds, 2 to the number of songs.
+    seed : int
+
+    Returns
+    -------
+    list of (train, val)
+        One pair per fold, each list sorted by label, then path.
+    """
+    songs = _songs(items)
+    return [(sorted(f for s in train for f in songs[s]), sorted(f for s in val for f in songs[s]))
+            for train, val in stratified_folds(list(songs), k, seed)]
+
+
+def _songs(items: list[LabelledFile]) -> dict[LabelledFile, list[LabelledFile]]:
+    """One representative per song (its first file) -> the song's files."""
+    by_key: dict[tuple, list[LabelledFile]] = defaultdict(list)
+    for item in sorted(set(items)):
+        by_key[(item.label, song_key(item))].append(item)
+    return {files[0]: files for files in by_key.values()}
 
 
 def label_counts(items: list[LabelledFile]) -> dict[str, int]:

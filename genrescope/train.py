@@ -48,7 +48,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .cache import cache_dir
-from .dataset import LabelledFile, list_labelled, stratified_folds, stratified_split
+from .dataset import LabelledFile, grouped_folds, grouped_split, list_labelled
 from .errors import GenrescopeError
 from .evaluate import EvaluationReport, FileResult, evaluate, metrics
 from .features import ImageSpec, image_features
@@ -204,7 +204,7 @@ def _split(items: list[LabelledFile], val_split: float, seed: int):
                               f"({', '.join(labels)}).")
     if not val_split:
         return list(items), []
-    train_items, val_items = stratified_split(items, val_split, seed)
+    train_items, val_items = grouped_split(items, val_split, seed)
     lonely = sorted({i.label for i in train_items} ^ set(labels))
     if lonely:
         raise GenrescopeError(f"Genres with no training file: {', '.join(lonely)}.")
@@ -590,11 +590,18 @@ class CrossValidation:
         File accuracy on each fold's held-out files.
     report : EvaluationReport
         Every file predicted once, by the fold that held it out.
+    labels : list of str
+        The label order of ``logits``.
+    logits : list of np.ndarray
+        Per file of ``report.files`` (same order), the held-out head's
+        per-patch logits (n_patches, n_labels): what calibration is fitted on.
     """
 
     k: int
     fold_accuracies: list
     report: EvaluationReport
+    labels: list = field(default_factory=list)
+    logits: list = field(default_factory=list)
 
     def table(self) -> str:
         accs = np.array(self.fold_accuracies)
@@ -618,8 +625,12 @@ def cross_validate(data: str | os.PathLike, k: int = 5, *, out: str | os.PathLik
     :func:`genrescope.dataset.stratified_folds`; embeddings come from the
     same cache as :func:`train`. With ``out``, the pooled report is saved
     there (``report.json``, ``confusion.png``); no model is kept.
+
+    Folds are by song (:func:`genrescope.dataset.grouped_folds`): a GTZAN
+    clip and an excerpt of it with the same ``<genre>.<id>`` are held out
+    together. ``data`` may also be a list of :class:`LabelledFile`.
     """
-    items = list_labelled(data)
+    items = data if isinstance(data, list) else list_labelled(data)
     labels = sorted({i.label for i in items})
     if len(labels) < 2:
         raise GenrescopeError("Cross-validation needs at least two genres.")
@@ -632,8 +643,8 @@ def cross_validate(data: str | os.PathLike, k: int = 5, *, out: str | os.PathLik
     _, arrays, kept, skipped, _ = _base_embeddings(items, dev, duration_s or None,
                                                    cache_dir(cache), progress)
     by_file = {i: a for i, a in zip(kept, arrays)}
-    folds = stratified_folds(kept, k, seed)
-    results, fold_accs = [], []
+    folds = grouped_folds(kept, k, seed)
+    results, fold_accs, held_logits = [], [], []
     for n, (rest, held) in enumerate(folds, 1):
         fit_items, stop_items = _split(rest, val_split, seed)
         x_tr, y_tr, _ = _stack([by_file[i] for i in fit_items], fit_items, labels)
@@ -648,7 +659,9 @@ def cross_validate(data: str | os.PathLike, k: int = 5, *, out: str | os.PathLik
             raise KeyboardInterrupt
         x_h, _, g_h = _stack([by_file[i] for i in held], held, labels)
         with torch.inference_mode():
-            probs = torch.softmax(head(torch.from_numpy(x_h)), 1).numpy()
+            logits = head(torch.from_numpy(x_h)).numpy()
+        probs = torch.softmax(torch.from_numpy(logits), 1).numpy()
+        held_logits += [logits[g_h == j] for j in range(len(held))]
         files = file_probabilities(probs, g_h, len(held))
         hits = 0
         for item, p in zip(held, files):
@@ -671,7 +684,7 @@ def cross_validate(data: str | os.PathLike, k: int = 5, *, out: str | os.PathLik
         files=results, failed=skipped, duration_s=duration_s or None)
     if out:
         report.save(out)
-    return CrossValidation(k, fold_accs, report)
+    return CrossValidation(k, fold_accs, report, labels, held_logits)
 
 
 # --------------------------------------------------------------------------- #
