@@ -177,3 +177,36 @@ def test_classify_embed_is_embed_audio_in_one_pass(tmp_path):
     assert plain.embedding is None
     np.testing.assert_allclose(both.chunk_probabilities, plain.chunk_probabilities, atol=1e-6)
     np.testing.assert_allclose(both.embedding, clf.embed_audio(plain.audio), atol=1e-5)
+
+
+@pytest.mark.slow
+def test_ctrl_c_with_two_workers_keeps_what_was_committed(tmp_path):
+    music = tmp_path / "music"
+    files = music_folder(music, 12)
+    db = tmp_path / "lib.db"
+    cmd = [sys.executable, "-m", "genrescope.cli", "index", str(music), "--db", str(db),
+           "--workers", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(3000):
+            if proc.poll() is not None:
+                break
+            try:
+                if db.exists() and len(rows(db)) >= 2:
+                    break
+            except sqlite3.OperationalError:
+                pass
+            time.sleep(0.1)
+        assert proc.poll() is None, "the run ended before it could be interrupted"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err[-2000:]
+    assert "interrupted" in out
+    assert "Traceback" not in err
+    kept = rows(db)
+    assert 2 <= len(kept) <= len(files)
+    summary = index([str(music)], str(db), progress=False)
+    assert summary.unchanged == len(kept) and len(rows(db)) == len(files)

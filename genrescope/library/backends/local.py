@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
+import signal
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -38,6 +39,7 @@ _WORKER: dict = {}     # per worker process: its classifier, set once by the ini
 
 
 def _init_worker(spec: ModelSpec, threads: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)    # Ctrl-C is the driver's: it stops the pool
     set_threads(threads)
     clf = spec.load()
     _WORKER.update(classifier=clf, version=model_version(clf))
