@@ -42,9 +42,10 @@ class ExplainOptions(BaseModel):
                               "default: the server's default model.")
     genre: str | None = Field(None, max_length=100, description="Genre to explain: label id, "
                               "English or Chinese name; default: the top genre.")
-    budget: int = Field(DEFAULT_BUDGET, ge=1, le=MAX_API_BUDGET,
-                        description="Most forward passes of the network (at least one per "
-                        "analysed chunk; more = a finer map, slower).")
+    budget: int | None = Field(None, ge=1, le=MAX_API_BUDGET,
+                               description=f"Most forward passes of the network (at least one "
+                               f"per analysed chunk; more = a finer map, slower). Default "
+                               f"{DEFAULT_BUDGET}, or one per chunk for longer windows.")
     offset_s: float = Field(0.0, ge=0, le=MAX_SECONDS, allow_inf_nan=False,
                             description="Start of the analysed window, seconds.")
     duration_s: float = Field(30.0, ge=0, le=MAX_SECONDS, allow_inf_nan=False,
@@ -66,10 +67,10 @@ def explain_router(service, upload_type, hide_path) -> fastapi.APIRouter:
 
     Parameters
     ----------
-    service : genrescope.web.Service
+    service : genrescope.server.service.Service
         Its ``pool``, ``analyse`` and upload limits are used.
     upload_type : type
-        The server's multipart reader (``genrescope.web._MultipartUpload``):
+        The server's multipart reader (``genrescope.server.uploads.MultipartUpload``):
         ``upload_type(folder, limit, idle_s=, grace_s=, min_rate=)`` with
         ``await receive(request)``, ``path``, ``fields``, ``size``, ``shown_name``.
     hide_path : callable
@@ -88,6 +89,10 @@ def explain_router(service, upload_type, hide_path) -> fastapi.APIRouter:
         prediction = service.analyse(path, opts.model, offset_s=opts.offset_s,
                                      duration_s=opts.duration_s)
         clf = service.pool.get(opts.model)
+        n_chunks = len(prediction.chunk_probabilities)
+        if opts.budget is None and n_chunks > MAX_API_BUDGET:
+            raise GenrescopeError(f"This window has {n_chunks} chunks; the server explains at "
+                                  f"most {MAX_API_BUDGET}: send a shorter duration_s.")
         with one_at_a_time:
             why = explain_prediction(clf, prediction, genre=opts.genre, budget=opts.budget)
         png = figure_png(explanation_figure(why, lang=opts.lang))
