@@ -21,7 +21,8 @@ def _timeline(leading: list[int], chunk_s: float = 3.0) -> Timeline:
     for i, g in enumerate(leading):
         p = np.full(3, 0.1, dtype=np.float32)
         p[g] = 0.8
-        chunks.append(TimelineChunk(i * chunk_s, (i + 1) * chunk_s, p, i * chunk_s, (i + 1) * chunk_s))
+        start, end = i * chunk_s, (i + 1) * chunk_s
+        chunks.append(TimelineChunk(start, end, p, start, end))
     return Timeline(GENRES, chunks, 0.0, len(leading) * chunk_s)
 
 
