@@ -1,6 +1,6 @@
 """The Gradio page of ``genrescope serve``: record or upload, top 5, notes,
 spectrogram, model switch, language. A thin shell over the server's
-:class:`~genrescope.web.Service` (the same model pool as the API).
+:class:`~genrescope.server.service.Service` (the same model pool as the API).
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from pathlib import Path
 from .audio import AUDIO_EXTENSIONS
 from .errors import GenrescopeError
 from .predict import Prediction
-from .web import MAX_ANALYSES, Service, hide_path, safe_extension
+from .server.service import MAX_ANALYSES, Service, hide_path
+from .server.uploads import safe_extension
 
 
 def examples(service: Service, examples_dir) -> list[str]:

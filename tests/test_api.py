@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -270,3 +271,35 @@ def test_user_examples_and_missing_examples_dir(official_models_dir, tmp_path):
     assert "my_song" in config and "notes.txt" not in config
     with pytest.raises(GenrescopeError, match="no such folder"):
         create_app(official_models_dir, MODEL, examples_dir=tmp_path / "missing")
+
+
+def test_model_list_is_cached_until_the_folder_changes(tmp_path, monkeypatch):
+    import json
+
+    from genrescope.server import service as service_module
+    from genrescope.server.service import ModelPool
+
+    calls = []
+    find = service_module.find_models
+    monkeypatch.setattr(service_module, "find_models",
+                        lambda *a: calls.append(a) or find(*a))
+    pool = ModelPool(tmp_path)
+    first = pool.names()
+    assert pool.names() == first and pool.entry(DEFAULT_MODEL).name == DEFAULT_MODEL
+    assert len(calls) == 1, "the models folder was scanned again without a change"
+    bundle = tmp_path / "my_genres"
+    bundle.mkdir()
+    config = json.loads((Path(find()[0].path) / "config.json").read_text())
+    (bundle / "config.json").write_text(json.dumps(config | {"name": "my_genres"}))
+    assert "my_genres" in pool.names() and len(calls) == 2
+    (tmp_path / "vgg19_bn_cqt").mkdir()                      # a checkpoint folder appears
+    assert not pool.entry("vgg19_bn_cqt").available and len(calls) == 3
+    (tmp_path / "vgg19_bn_cqt" / "save.pt").write_bytes(b"")   # ... then its weights
+    assert pool.entry("vgg19_bn_cqt").available and len(calls) == 4
+
+
+def test_pool_loads_in_the_asked_precision(official_models_dir):
+    from genrescope.server.service import ModelPool
+
+    pool = ModelPool(official_models_dir, "cpu", MODEL, precision="fp32")
+    assert pool.get().model.precision == "fp32"

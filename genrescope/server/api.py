@@ -1,0 +1,177 @@
+"""The REST API: ``/healthz``, ``GET /api/v1/models``, ``POST /api/v1/classify``
+(see docs/api.md), its JSON error shape ``{"error": ...}`` and the last-resort
+405/404 route. A thin shell over :class:`~genrescope.server.service.Service`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Literal
+
+import fastapi
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+from starlette.routing import compile_path
+
+from .. import __version__
+from ..audio import MAX_SECONDS
+from ..errors import GenrescopeError
+from ..labels import genre
+from ..models.registry import ModelEntry
+from .guard import METHODS
+from .service import ModelPool, Service, hide_path
+from .uploads import MultipartUpload
+
+
+class ClassifyOptions(BaseModel):
+    """Form fields of ``POST /api/v1/classify`` besides ``file``."""
+
+    model_config = ConfigDict(extra="forbid")
+    model: str | None = Field(None, description="Model name (GET /api/v1/models); "
+                              "default: the server's default model.")
+    top_k: int = Field(5, ge=1, le=100, description="How many genres to return.")
+    offset_s: float = Field(0.0, ge=0, le=MAX_SECONDS, allow_inf_nan=False,
+                            description="Start of the analysed window, seconds.")
+    duration_s: float = Field(30.0, ge=0, le=MAX_SECONDS, allow_inf_nan=False,
+                              description="Seconds to analyse; 0 = whole file (the server "
+                              "caps what one request may analyse: 422 above it).")
+    lang: Literal["en", "zh"] = Field("en", description="Language of the genre names.")
+
+
+_ERRORS = {s: {"description": d, "content": {"application/json": {"example": {"error": "..."}}}}
+           for s, d in ((404, "Unknown model, or its weights are missing (the reason says "
+                               "where to put them)"),
+                        (408, "Upload too slow"),
+                        (413, "Upload over the size limit"),
+                        (422, "Unreadable or empty audio, a bad form value, or more audio "
+                              "than the server's limit"))}
+_FORM_SCHEMA = {"type": "object", "required": ["file"], "properties": {
+    "file": {"type": "string", "format": "binary", "description": "The audio file."},
+    **ClassifyOptions.model_json_schema()["properties"]}}
+
+
+def _options(fields: dict[str, str]) -> ClassifyOptions:
+    try:
+        return ClassifyOptions.model_validate({k: v for k, v in fields.items() if v != ""})
+    except ValidationError as exc:
+        raise GenrescopeError("; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'form'}: {e['msg']}" for e in exc.errors()))
+
+
+def _entry_json(entry: ModelEntry, pool: ModelPool) -> dict:
+    config = entry.config or {}
+    names = config.get("label_names")
+    out = {"name": entry.name, "source": entry.source, "available": entry.available,
+           "default": entry.name == pool.default,
+           "loaded": str(entry.path.resolve()) in pool.loaded(),
+           "display_name": config.get("display_name", entry.name),
+           "labels": [{"label": g.id, "name_en": g.en, "name_zh": g.zh}
+                      for g in (genre(label, names) for label in config.get("labels") or [])]}
+    if not entry.available:
+        out["reason"] = pool.public_text(entry.reason)
+    return out
+
+
+def add_error_handlers(app: fastapi.FastAPI, pool: ModelPool) -> None:
+    """Every API error as ``{"error": ...}`` (server paths hidden)."""
+
+    @app.exception_handler(GenrescopeError)
+    async def _user_error(request, exc: GenrescopeError):
+        return JSONResponse({"error": pool.public_text(str(exc))}, status_code=exc.status)
+
+    @app.exception_handler(Exception)
+    async def _bug(request, exc: Exception):
+        return JSONResponse({"error": f"Internal error ({type(exc).__name__}): please report "
+                                      "it with the server's log."}, 500)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request, exc: StarletteHTTPException):
+        return JSONResponse({"error": str(exc.detail)}, exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(request, exc: RequestValidationError):
+        if not request.url.path.startswith("/api/"):
+            return await request_validation_exception_handler(request, exc)
+        return JSONResponse({"error": "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())}, 422)
+
+
+def api_router(service: Service) -> fastapi.APIRouter:
+    """``/healthz``, ``/api/v1/models`` and ``/api/v1/classify`` over ``service``."""
+    router = fastapi.APIRouter()
+    pool = service.pool
+
+    @router.get("/healthz", tags=["service"])
+    async def healthz() -> dict:
+        """Liveness: answers at once, even while analyses run."""
+        return {"status": "ok", "version": __version__, "loaded_models": len(pool.loaded())}
+
+    @router.get("/api/v1/models", tags=["api"])
+    async def models() -> list[dict]:
+        """Every known model: ``name``, ``labels``, ``available`` (and ``reason`` if not)."""
+        entries = await run_in_threadpool(pool.entries)
+        return [_entry_json(e, pool) for e in entries]
+
+    @router.post("/api/v1/classify", tags=["api"], responses=_ERRORS, openapi_extra={
+        "requestBody": {"required": True, "content": {"multipart/form-data": {
+            "schema": _FORM_SCHEMA}}}})
+    async def classify(request: fastapi.Request) -> dict:
+        """Top genres of one uploaded audio file (multipart field ``file``)."""
+        folder = Path(tempfile.mkdtemp(prefix="genrescope-upload-", dir=service.tmp_dir))
+        upload = MultipartUpload(folder, service.max_upload_bytes, idle_s=service.upload_idle_s,
+                                 grace_s=service.upload_grace_s,
+                                 min_rate=service.min_upload_rate)
+        try:
+            try:
+                await upload.receive(request)
+            except ClientDisconnect:                  # nobody to answer: no traceback either
+                return fastapi.Response(status_code=400)
+            opts = _options(upload.fields)
+            if opts.model not in (None, pool.default) and opts.model not in \
+                    await run_in_threadpool(pool.names):
+                # a name only: a server path would let clients probe and load from its disk
+                raise GenrescopeError(f"Unknown model {opts.model!r}: use a name from "
+                                      "GET /api/v1/models.", status=404)
+            if upload.size == 0:
+                raise GenrescopeError("The uploaded file is empty (0 bytes): it holds no audio.")
+            if await request.is_disconnected():       # the client left: do not analyse
+                return fastapi.Response(status_code=400)
+            pred = await run_in_threadpool(
+                service.analyse, upload.path, opts.model, offset_s=opts.offset_s,
+                duration_s=opts.duration_s, top_k=opts.top_k)
+            result = pred.to_dict(opts.lang) | {"file": upload.shown_name}
+            await run_in_threadpool(service.keep, upload.path, upload.ext, result)
+            return result
+        except GenrescopeError as exc:
+            raise hide_path(exc, upload.path, upload.shown_name) from None
+        finally:
+            await run_in_threadpool(shutil.rmtree, folder, True)
+
+    return router
+
+
+def add_fallback(app: fastapi.FastAPI) -> None:
+    """Last API routes: 405 (with ``Allow``) for a known path asked with another
+    method, 404 for an unknown ``/api/`` path, both as ``{"error": ...}``
+    (without them the page mounted at ``/`` would answer in its own shape).
+    Add it after every other route."""
+
+    @app.api_route("/healthz", methods=[m for m in METHODS if m not in ("GET", "HEAD")],
+                   include_in_schema=False)
+    @app.api_route("/api/{rest:path}", methods=list(METHODS), include_in_schema=False)
+    async def _not_here(request: fastapi.Request):
+        allowed = sorted({m.upper() for path, item in app.openapi()["paths"].items()
+                          if compile_path(path)[0].fullmatch(request.url.path)
+                          for m in item})
+        if allowed:
+            return JSONResponse({"error": f"Method {request.method} is not allowed here: use "
+                                          f"{', '.join(allowed)}."}, 405,
+                                headers={"Allow": ", ".join(allowed)})
+        return JSONResponse({"error": f"No API route {request.url.path}: see /docs."}, 404)

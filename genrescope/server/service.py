@@ -1,0 +1,166 @@
+"""What the page and the API share: the model pool and the analysis service.
+
+:class:`ModelPool` loads each model once (on first use) and keeps it; its
+list of known models is cached and read again only when the models folder
+changes. :class:`Service` runs analyses through the pool with the server's
+limits (two at a time, at most ``max_duration_s`` seconds of audio each) and
+keeps uploads when ``save_dir`` is set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from ..errors import GenrescopeError
+from ..models.registry import DEFAULT_MODEL, ModelEntry, find_models, models_dir, resolve
+from ..predict import Classifier, Prediction
+from .uploads import MIN_UPLOAD_RATE, UPLOAD_GRACE_S, UPLOAD_IDLE_S
+
+MAX_ANALYSES = 2          # simultaneous analyses (page and API together): bounds memory
+MAX_DURATION_S = 600.0    # default cap on the seconds one request may analyse
+
+
+class ModelPool:
+    """Models by name, each loaded once on first use and kept.
+
+    Parameters
+    ----------
+    models_dir : str or PathLike, optional
+        Where official checkpoints and user bundles are looked for.
+    device : str, optional
+        Where the networks run (default: CUDA when available).
+    default : str, optional
+        The model used when a request names none (default ``DEFAULT_MODEL``).
+    precision : {"auto", "fp32", "int8"}
+        Network precision of the models loaded (see :meth:`Classifier.load`).
+    """
+
+    def __init__(self, models_dir=None, device: str | None = None, default: str | None = None,
+                 precision: str = "auto"):
+        self.models_dir, self.device, self.precision = models_dir, device, precision
+        self.default = os.fspath(default) if default else DEFAULT_MODEL
+        self._loaded: dict[str, Classifier] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+        self._entries: tuple[tuple, list[ModelEntry]] | None = None
+
+    def _folder_state(self) -> tuple:
+        """What changes when a model is added or removed: the modification
+        times of the models folder and of each folder in it."""
+        root = models_dir(self.models_dir)
+        try:
+            with os.scandir(root) as it:
+                subs = sorted((e.name, e.stat().st_mtime_ns) for e in it if e.is_dir())
+            return (root.stat().st_mtime_ns, tuple(subs))
+        except OSError:
+            return ()
+
+    def entries(self) -> list[ModelEntry]:
+        """Every known model (see :func:`~genrescope.models.registry.find_models`),
+        cached until the models folder changes."""
+        state = self._folder_state()
+        cached = self._entries
+        if cached is None or cached[0] != state:
+            cached = self._entries = (state, find_models(self.models_dir))
+        return list(cached[1])
+
+    def names(self) -> set[str]:
+        """Names of every known model."""
+        return {e.name for e in self.entries()}
+
+    def entry(self, name: str | None = None) -> ModelEntry:
+        """The entry of ``name`` (default model when empty); 404 if unknown."""
+        name = name or self.default
+        found = next((e for e in self.entries() if e.name == name), None)
+        return found if found is not None else resolve(name, self.models_dir)
+
+    def loaded(self) -> list[str]:
+        """Folders of the models loaded so far."""
+        return list(self._loaded)
+
+    def get(self, name: str | None = None) -> Classifier:
+        """The loaded classifier of ``name``, loading it on first use."""
+        entry = self.entry(name)
+        if not entry.available:
+            raise GenrescopeError(entry.reason, status=404)
+        key = str(entry.path.resolve())
+        with self._lock:
+            if key in self._loaded:
+                return self._loaded[key]
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:                                   # one load per model, others wait
+            if key not in self._loaded:
+                clf = Classifier.load(name or self.default, models_dir=self.models_dir,
+                                      device=self.device, precision=self.precision)
+                with self._lock:
+                    self._loaded[key] = clf
+            return self._loaded[key]
+
+    def public_text(self, text: str) -> str:
+        """``text`` with the server's models folder shown as ``<models-dir>``:
+        clients learn which file is missing, not where the server keeps files."""
+        folder = models_dir(self.models_dir)
+        for shown in (folder.resolve(), folder.absolute()):
+            text = text.replace(os.fspath(shown), "<models-dir>")
+        return text
+
+
+class Service:
+    """The pool, the analysis limits and the folders of one server.
+
+    Parameters
+    ----------
+    pool : ModelPool
+    max_upload_mb : float
+        Largest upload accepted (413 above).
+    save_dir : str or PathLike, optional
+        Keep every upload and its JSON result here.
+    tmp_dir : str or PathLike, optional
+        Parent of the per-request upload folders (default: the system's).
+    max_duration_s : float
+        Most seconds of audio one analysis may cover (422 above).
+    """
+
+    def __init__(self, pool: ModelPool, *, max_upload_mb: float, save_dir=None, tmp_dir=None,
+                 max_duration_s: float = MAX_DURATION_S):
+        self.pool = pool
+        self.max_upload_bytes = int(max_upload_mb * 1024 * 1024)
+        self.max_duration_s = float(max_duration_s)
+        self.upload_idle_s, self.upload_grace_s = UPLOAD_IDLE_S, UPLOAD_GRACE_S
+        self.min_upload_rate = MIN_UPLOAD_RATE
+        self.save_dir = Path(save_dir).expanduser() if save_dir else None
+        self.tmp_dir = os.fspath(tmp_dir) if tmp_dir else None
+        # demo clips; removed at shutdown (or at exit by its finaliser)
+        self.private = tempfile.TemporaryDirectory(prefix="genrescope-web-")
+        self._slots = threading.BoundedSemaphore(MAX_ANALYSES)
+
+    def analyse(self, path, model=None, *, offset_s=0.0, duration_s=30.0, top_k=5) -> Prediction:
+        """Classify one file with the pooled model (blocking; at most MAX_ANALYSES at
+        once; at most ``max_duration_s`` seconds of audio, else 422)."""
+        clf = self.pool.get(model)
+        with self._slots:
+            return clf.classify(path, offset_s=offset_s, duration_s=duration_s or None,
+                                top_k=top_k, max_duration_s=self.max_duration_s)
+
+    def keep(self, path, ext: str, result: dict) -> None:
+        """With ``save_dir``: keep a copy of the upload and its JSON result."""
+        if self.save_dir is None:
+            return
+        self.save_dir.mkdir(parents=True, exist_ok=True)
+        stem = self.save_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        shutil.copyfile(path, stem.with_suffix(ext or ".bin"))
+        stem.with_suffix(".json").write_text(json.dumps(result, ensure_ascii=False, indent=2),
+                                             encoding="utf-8")
+
+
+def hide_path(exc: GenrescopeError, path, shown: str) -> GenrescopeError:
+    """``exc`` with the server-side temporary ``path`` replaced by ``shown``."""
+    text = str(exc).replace(os.fspath(path), shown) if path else str(exc)
+    return GenrescopeError(text, status=exc.status)
