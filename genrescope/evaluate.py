@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
+from .calibration import Reliability, reliability, reliability_figure
 from .dataset import LabelledFile
 from .errors import GenrescopeError
 
@@ -77,6 +78,9 @@ class EvaluationReport:
         ``file``, ``label``, ``error`` of files that could not be classified.
     label_map : dict or None
     duration_s : float or None
+    reliability : Reliability or None
+        Calibration of the top-1 probabilities (``reliability.ece``: expected
+        calibration error over 10 bins), see :mod:`genrescope.calibration`.
     """
 
     model: str
@@ -92,6 +96,17 @@ class EvaluationReport:
     failed: list = field(default_factory=list)
     label_map: dict | None = None
     duration_s: float | None = None
+    reliability: Reliability | None = None
+
+    def __post_init__(self):
+        if self.reliability is None and self.files:
+            self.reliability = reliability([r.probability for r in self.files],
+                                           [r.correct for r in self.files])
+
+    @property
+    def ece(self) -> float | None:
+        """Expected calibration error of the top-1 probabilities (10 bins)."""
+        return self.reliability.ece if self.reliability else None
 
     def table(self) -> str:
         """The summary as printed: headline figures and the per-class table."""
@@ -100,7 +115,10 @@ class EvaluationReport:
                  + (f", {len(self.failed)} failed" if self.failed else ""),
                  f"  accuracy        {self.accuracy:6.1%}",
                  f"  macro-F1        {self.macro_f1:6.3f}",
-                 f"  top-{self.top_k} accuracy  {self.top_k_accuracy:6.1%}", "",
+                 f"  top-{self.top_k} accuracy  {self.top_k_accuracy:6.1%}"]
+        if self.ece is not None:
+            lines.append(f"  ECE (10 bins)   {self.ece:6.3f}")
+        lines += ["",
                  f"  {'label':<{width}}  precision  recall     F1  support"]
         for row in self.per_class:
             lines.append(f"  {row['label']:<{width}}  {row['precision']:9.3f}  "
@@ -127,14 +145,18 @@ class EvaluationReport:
                 "confusion": {"rows": self.labels, "columns": self.columns,
                               "counts": np.asarray(self.confusion).tolist()},
                 "label_map": self.label_map,
+                "ece": self.ece,
+                "reliability": self.reliability.to_dict() if self.reliability else None,
                 "files": [asdict(r) for r in self.files], "failed": self.failed}
 
     def save(self, folder: str | os.PathLike) -> tuple[Path, Path]:
-        """Write ``report.json`` and ``confusion.png`` into ``folder``.
+        """Write ``report.json``, ``confusion.png`` and (when there are files)
+        ``reliability.png``, the reliability diagram, into ``folder``.
 
         Returns
         -------
         json_path, png_path : Path
+            The report and the confusion matrix.
         """
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
@@ -142,6 +164,9 @@ class EvaluationReport:
         json_path.write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=2) + "\n",
                              encoding="utf-8")
         confusion_figure(self).savefig(png_path, dpi=120)
+        if self.reliability is not None:
+            reliability_figure(self.reliability, self.model).savefig(
+                folder / "reliability.png", dpi=120)
         return json_path, png_path
 
 

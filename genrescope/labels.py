@@ -57,7 +57,22 @@ CCMUSIC_GENRES: tuple[Genre, ...] = (
     Genre("Acoustic_pop", "Acoustic pop", "原声流行"),
 )
 
-_KNOWN: dict[str, Genre] = {g.id: g for g in CCMUSIC_GENRES}
+#: The 10 broad genres of the shipped default model ``genres`` (the GTZAN
+#: taxonomy; ids as GTZAN's file names spell them), alphabetical = output order.
+BROAD_GENRES: tuple[Genre, ...] = (
+    Genre("blues", "Blues", "蓝调"),
+    Genre("classical", "Classical", "古典"),
+    Genre("country", "Country", "乡村"),
+    Genre("disco", "Disco", "迪斯科"),
+    Genre("hiphop", "Hip-hop", "嘻哈"),
+    Genre("jazz", "Jazz", "爵士"),
+    Genre("metal", "Metal", "金属"),
+    Genre("pop", "Pop", "流行"),
+    Genre("reggae", "Reggae", "雷鬼"),
+    Genre("rock", "Rock", "摇滚"),
+)
+
+_KNOWN: dict[str, Genre] = {g.id: g for g in (*CCMUSIC_GENRES, *BROAD_GENRES)}
 
 
 def genre(label: str, label_names: dict | None = None) -> Genre:

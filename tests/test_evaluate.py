@@ -15,8 +15,8 @@ from PIL import Image
 
 from genrescope import GenrescopeError
 from genrescope.cli import main
-from genrescope.dataset import (LabelledFile, label_counts, list_labelled, stratified_folds,
-                                stratified_split)
+from genrescope.dataset import (LabelledFile, grouped_folds, grouped_split, label_counts,
+                                list_labelled, song_key, stratified_folds, stratified_split)
 from genrescope.evaluate import OTHER, evaluate, load_label_map, metrics
 from genrescope.labels import Genre
 from genrescope.predict import GenreScore
@@ -172,6 +172,44 @@ def test_label_map_counts_mapped_labels_and_maps_predictions_back():
     # a report says when the network did not run in float32
     int8 = evaluate(FakeClassifier(rankings, "int8"), items, LABEL_MAP, progress=False)
     assert int8.model == "fake (int8)" and int8.table().startswith("model fake (int8)")
+
+
+def test_grouped_folds_keep_a_song_on_one_side():
+    """A GTZAN clip and an excerpt of it (same <genre>.<id>, two folders) are
+    one song: every fold holds both out together, or neither."""
+    items = [LabelledFile(g, Path(folder) / f"{g}.{i:05d}.wav")
+             for g in ("jazz", "rock") for i in range(6) for folder in ("mini", "snippets")]
+    items += [LabelledFile("jazz", Path("snippets/jazz.00050.wav"))]
+    assert song_key(items[0]) == song_key(items[1]) == "jazz.00000"
+    assert song_key(LabelledFile("jazz", Path("jazz/take5.mp3"))) == "jazz/take5.mp3"
+    folds = grouped_folds(items, k=3, seed=0)
+    held = [f for _, val in folds for f in val]
+    assert sorted(held) == sorted(items)                        # each file held out once
+    for train, val in folds:
+        assert not {song_key(i) for i in train} & {song_key(i) for i in val}
+        assert {i.label for i in val} == {"jazz", "rock"}
+    train, val = grouped_split(items, 0.3, seed=1)
+    assert not {song_key(i) for i in train} & {song_key(i) for i in val} and val
+
+
+def test_report_has_ece_and_writes_a_reliability_diagram(tmp_path):
+    """Two files right at 90 %, two at 60 % of which one is right:
+    bins |1.0 - 0.9| and |0.5 - 0.6| weigh half each -> ECE 0.1."""
+    from genrescope.evaluate import EvaluationReport, FileResult
+
+    files = [FileResult(f"{i}.wav", "a", "a" if ok else "b", "a" if ok else "b", p, [], ok, ok)
+             for i, (p, ok) in enumerate([(0.9, True), (0.9, True), (0.6, True), (0.6, False)])]
+    m = metrics([f.label for f in files], [f.predicted for f in files], ["a", "b"])
+    report = EvaluationReport(model="m", labels=["a", "b"], accuracy=m["accuracy"],
+                              macro_f1=m["macro_f1"], top_k_accuracy=1.0, top_k=3,
+                              per_class=m["per_class"], confusion=m["confusion"],
+                              columns=m["columns"], files=files)
+    assert report.ece == pytest.approx(0.1)
+    assert "ECE (10 bins)    0.100" in report.table()
+    report.save(tmp_path)
+    assert json.loads((tmp_path / "report.json").read_text())["ece"] == pytest.approx(0.1)
+    with Image.open(tmp_path / "reliability.png") as im:
+        assert im.size[0] > 300
 
 
 def test_label_map_errors(tmp_path):

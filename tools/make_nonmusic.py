@@ -216,8 +216,10 @@ def field(rng, voice, variant) -> np.ndarray:
 
 
 def generate(out: str | Path, per_kind: int = 20, seed: int = 0,
-             kinds: tuple = KINDS) -> list[dict]:
+             kinds: tuple = KINDS, duration_s: float | None = None) -> list[dict]:
     """Write the clips and ``nonmusic.csv``; return its rows.
+
+    ``duration_s`` shortens the clips (default :data:`DURATION_S`; tests).
 
     Returns
     -------
@@ -243,6 +245,8 @@ def generate(out: str | Path, per_kind: int = 20, seed: int = 0,
             else:
                 y = globals()[kind](rng)
                 test = i % 4 == 3
+            if duration_s:
+                y = y[:int(SR * duration_s)]
             path = out / f"{kind}.{i:04d}.wav"
             sf.write(path, np.clip(y, -1, 1), SR, subtype="PCM_16")
             rows.append({"path": str(path.resolve()), "label": "not_music", "kind": kind,

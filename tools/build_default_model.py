@@ -1,0 +1,295 @@
+"""Rebuild the shipped default model ``genres`` with one command.
+
+    .venv/bin/python tools/build_default_model.py \\
+        ../shared/data/gtzan-mini ../shared/data/gtzan-snippets \\
+        --also-music ../shared/data/music-clips --report build/genres-report
+
+writes ``genrescope/assets/genres/`` (``--out``): ``config.json`` and
+``model.safetensors`` (the genre head and the not-music head, about 0.5 MB;
+the musicnn networks are the shipped ``musicnn_genres`` bundle), and the
+figures into ``--report``. The data stays where it is; embeddings are cached
+(:class:`genrescope.train.FeatureCache`), so a second run takes seconds.
+
+Steps, all on the base model's per-patch 400-d embeddings (both musicnn
+taggers' penultimate layers):
+
+1. grouped K-fold cross-validation by song (:func:`genrescope.train.cross_validate`
+   with :func:`genrescope.dataset.grouped_folds`): held-out accuracy per
+   source folder, macro-F1, confusion matrix;
+2. temperature fitted on the held-out clip probabilities; ECE before and
+   after; the "unsure" threshold (top probability under which held-out
+   answers are right less than 60 % of the time) and how often it shows;
+3. the genre head trained on every file (early stopping on a grouped 20 %);
+4. a not-music set synthesised by ``tools/make_nonmusic.py``; a linear
+   binary head (music / not music) on the same embeddings: false alarms on
+   the music by grouped cross-validation, on ``--also-music`` files (never
+   trained on) and the hit rate on the held-out part of the non-music set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from genrescope.calibration import (clip_probabilities, fit_temperature,  # noqa: E402
+                                    reliability, reliability_figure, unsure_threshold)
+from genrescope.dataset import (LabelledFile, grouped_folds, grouped_split,  # noqa: E402
+                                list_labelled)
+from genrescope.labels import genre  # noqa: E402
+from genrescope.train import (BASE_MODEL, HEAD_DEFAULTS, _base_embeddings, _stack,  # noqa: E402
+                              _write_bundle, cross_validate, file_probabilities, fit_head)
+
+NAME = "genres"
+NOT_MUSIC_THRESHOLD = 0.5
+LICENSE_TEXT = """genrescope default model `genres`
+
+Weights in model.safetensors: two small heads (a genre classifier and a
+music / not-music classifier) trained by genrescope's tools/build_default_model.py
+on embeddings of the musicnn networks shipped in ../msd_musicnn and
+../mtt_musicnn (ISC licence, (c) Music Technology Group, Universitat Pompeu
+Fabra 2019, code by Jordi Pons; see the LICENSE files there).
+
+Training audio (not distributed): the GTZAN genre collection (G. Tzanetakis
+and P. Cook, IEEE TSAP 2002; no licence, research use) and a non-music set
+synthesised by tools/make_nonmusic.py (espeak-ng speech, numpy noises/tones).
+"""
+
+
+def _clip_means(head, arrays: list[np.ndarray], column: int | None = None) -> np.ndarray:
+    x, _, g = _stack(arrays, [LabelledFile("x", Path(str(i))) for i in range(len(arrays))],
+                     ["x"])
+    with torch.inference_mode():
+        p = torch.softmax(head(torch.from_numpy(x)), 1).numpy()
+    p = file_probabilities(p, g, len(arrays))
+    return p if column is None else p[:, column]
+
+
+def _fit(x, y, x_val, y_val_files, val_groups, n_labels, hidden, seed, epochs=None, patience=None):
+    hp = dict(HEAD_DEFAULTS)
+    head, best_epoch, history, interrupted = fit_head(
+        x, y, x_val, y_val_files, val_groups, n_labels, hidden=hidden, dropout=hp["dropout"],
+        epochs=epochs or hp["epochs"], batch_size=hp["batch_size"], lr=hp["lr"],
+        weight_decay=hp["weight_decay"], patience=patience or hp["patience"], seed=seed,
+        device=torch.device("cpu"))
+    if interrupted:
+        raise KeyboardInterrupt
+    return head, best_epoch
+
+
+def build(data: list, out, *, report_dir=None, also_music: list = (), nonmusic_dir=None,
+          nonmusic_per_kind: int = 24, nonmusic_kinds: tuple | None = None, k: int = 5,
+          seed: int = 0, hidden: int | None = None, epochs: int | None = None,
+          nm_epochs: int = 60, cache=None, duration_s: float = 30.0,
+          nonmusic_duration_s: float | None = None, progress: bool = False) -> dict:
+    """Build the bundle into ``out``; return the measured figures (also
+    written to ``report_dir/summary.json`` when given).
+
+    Parameters
+    ----------
+    data : list of str or Path
+        Labelled music (any :func:`~genrescope.dataset.list_labelled` layout);
+        their union is the training set.
+    out : str or Path
+        Bundle folder (created).
+    also_music : list of str or Path
+        Audio files or folders of music never trained on: the not-music
+        head's false alarms and the genre answers are reported for them.
+    nonmusic_dir : str or Path, optional
+        Where the synthesised non-music clips go (default: a temporary folder).
+    nonmusic_kinds : tuple of str, optional
+        Subset of ``make_nonmusic.KINDS`` (tests use kinds without espeak-ng).
+    """
+    import make_nonmusic
+    from genrescope.cache import cache_dir
+
+    out = Path(out)
+    items = sorted({i for d in data for i in list_labelled(d)})
+    labels = sorted({i.label for i in items})
+    hidden = HEAD_DEFAULTS["hidden"] if hidden is None else hidden
+    dev = torch.device("cpu")
+    summary: dict = {"data": [str(Path(d).resolve()) for d in data], "files": len(items)}
+
+    # 1. grouped cross-validation of the genre head
+    cv = cross_validate(items, k, seed=seed, hidden=hidden, epochs=epochs, cache=cache,
+                        duration_s=duration_s, progress=progress)
+    files = cv.report.files
+    y = np.array([labels.index(r.label) for r in files])
+    source = np.array([Path(r.file).parent.name for r in files])
+    ok = np.array([r.correct for r in files])
+    summary["cv"] = {"k": k, "accuracy": cv.report.accuracy, "macro_f1": cv.report.macro_f1,
+                     "fold_accuracies": cv.fold_accuracies,
+                     "accuracy_by_source": {s: float(ok[source == s].mean())
+                                            for s in sorted(set(source))},
+                     "files_by_source": {s: int((source == s).sum()) for s in sorted(set(source))},
+                     "confusion": {"labels": labels, "counts": np.asarray(
+                         cv.report.confusion).tolist()}}
+
+    # 2. calibration on the held-out logits
+    temperature = fit_temperature(cv.logits, y)
+    raw = clip_probabilities(cv.logits, 1.0)
+    cal = clip_probabilities(cv.logits, temperature)
+    conf, right = cal.max(1), cal.argmax(1) == y
+    rel_raw, rel_cal = reliability(raw.max(1), raw.argmax(1) == y), reliability(conf, right)
+    unsure_below = unsure_threshold(conf, right, 0.6)
+    shown = conf < unsure_below
+    summary["calibration"] = {
+        "temperature": temperature, "ece_before": rel_raw.ece, "ece_after": rel_cal.ece,
+        "unsure_below": unsure_below, "unsure_share": float(shown.mean()),
+        "unsure_share_by_source": {s: float(shown[source == s].mean()) for s in set(source)},
+        "accuracy_when_unsure": float(right[shown].mean()) if shown.any() else None,
+        "accuracy_when_sure": float(right[~shown].mean()) if (~shown).any() else None}
+
+    # 3. the genre head on everything (early stopping on a grouped 20 %)
+    _, arrays, kept, skipped, _ = _base_embeddings(items, dev, duration_s, cache_dir(cache),
+                                                   progress)
+    by_file = dict(zip(kept, arrays))
+    fit_items, stop_items = grouped_split(kept, 0.2, seed)
+    x_tr, y_tr, _ = _stack([by_file[i] for i in fit_items], fit_items, labels)
+    x_st, _, g_st = _stack([by_file[i] for i in stop_items], stop_items, labels)
+    y_st = np.array([labels.index(i.label) for i in stop_items])
+    head, best_epoch = _fit(x_tr, y_tr, x_st, y_st, g_st, len(labels), hidden, seed, epochs)
+
+    # 4. not-music head
+    tmp = tempfile.TemporaryDirectory() if nonmusic_dir is None else None
+    nm_folder = Path(nonmusic_dir or tmp.name)
+    rows = make_nonmusic.generate(nm_folder, nonmusic_per_kind, seed,
+                                  tuple(nonmusic_kinds or make_nonmusic.KINDS),
+                                  nonmusic_duration_s)
+    nm_items = [LabelledFile("not_music", Path(r["path"])) for r in rows]
+    _, nm_arrays, nm_kept, _, _ = _base_embeddings(nm_items, dev, duration_s, cache_dir(cache),
+                                                   progress, desc="non-music")
+    split = {Path(r["path"]): r["split"] for r in rows}
+    kind = {Path(r["path"]): r["kind"] for r in rows}
+    nm_train = [a for i, a in zip(nm_kept, nm_arrays) if split[i.path] == "train"]
+    nm_test = [(i, a) for i, a in zip(nm_kept, nm_arrays) if split[i.path] == "test"]
+
+    def fit_binary(music_arrays):
+        x = np.concatenate(music_arrays + nm_train)
+        yb = np.concatenate([np.zeros(sum(len(a) for a in music_arrays)),
+                             np.ones(sum(len(a) for a in nm_train))]).astype(np.int64)
+        return _fit(x.astype(np.float32), yb, None, None, None, 2, 0, seed, nm_epochs)[0]
+
+    false_alarms = np.zeros(len(kept), bool)           # grouped CV over the music
+    for rest, held in grouped_folds(kept, k, seed):
+        nm_head = fit_binary([by_file[i] for i in rest])
+        p = _clip_means(nm_head, [by_file[i] for i in held], 1)
+        for i, q in zip(held, p):
+            false_alarms[kept.index(i)] = q >= NOT_MUSIC_THRESHOLD
+    nm_head = fit_binary(arrays)
+    hits = _clip_means(nm_head, [a for _, a in nm_test], 1) >= NOT_MUSIC_THRESHOLD
+    kinds_test = np.array([kind[i.path] for i, _ in nm_test])
+    summary["not_music"] = {
+        "threshold": NOT_MUSIC_THRESHOLD, "nonmusic_clips": len(nm_kept),
+        "nonmusic_train": len(nm_train), "nonmusic_test": len(nm_test),
+        "hit_rate_test": float(hits.mean()) if len(hits) else None,
+        "hit_rate_test_by_kind": {kd: float(hits[kinds_test == kd].mean())
+                                  for kd in sorted(set(kinds_test))},
+        "false_alarm_rate_music_cv": float(false_alarms.mean()),
+        "false_alarms_music_cv": [str(i.path) for i, f in zip(kept, false_alarms) if f]}
+
+    config = {
+        "name": NAME,
+        "architecture": "embedding_head",
+        "display_name": f"Default: {len(labels)} genres (calibrated head on musicnn embeddings)",
+        "base": BASE_MODEL,
+        "representation": _base_representation(),
+        "labels": labels,
+        "label_names": {lab: {"en": genre(lab).en, "zh": genre(lab).zh} for lab in labels},
+        "output": "softmax",
+        "head": {"input_dim": int(x_tr.shape[1]), "hidden": [hidden] if hidden else [],
+                 "dropout": HEAD_DEFAULTS["dropout"],
+                 "inputs": "per-patch embeddings of the base model (2 x 200 penultimate)"},
+        "calibration": {"method": "temperature", "temperature": round(temperature, 6),
+                        "unsure_below": round(unsure_below, 6),
+                        "fitted_on": f"held-out clip probabilities of {k}-fold grouped CV"},
+        "not_music": {"hidden": [], "threshold": NOT_MUSIC_THRESHOLD,
+                      "inputs": "per-patch embeddings of the base model; clip mean compared"},
+        "metrics": {"cv_accuracy": cv.report.accuracy, "cv_macro_f1": cv.report.macro_f1,
+                    **{f"cv_accuracy_{s}": v
+                       for s, v in summary["cv"]["accuracy_by_source"].items()},
+                    "ece_after": rel_cal.ece, "unsure_share": float(shown.mean()),
+                    "not_music_hit_rate": summary["not_music"]["hit_rate_test"],
+                    "not_music_false_alarm_rate": float(false_alarms.mean())},
+        "training": {"tool": "tools/build_default_model.py", "files": len(kept),
+                     "train_patches": int(len(x_tr)), "best_epoch": best_epoch, "seed": seed,
+                     "duration_s": duration_s, "skipped": [s["file"] for s in skipped],
+                     "nonmusic_per_kind": nonmusic_per_kind},
+    }
+    state = dict(head.state_dict())
+    state.update({f"not_music.{n}": v for n, v in nm_head.state_dict().items()})
+    _write_bundle(out, config, state)
+    (out / "LICENSE").write_text(LICENSE_TEXT, encoding="utf-8")
+
+    # the finished bundle, loaded as a user would, on music never trained on
+    if also_music:
+        from genrescope.predict import Classifier
+
+        clf = Classifier.load(out)
+        summary["also_music"] = []
+        for src in also_music:
+            src = Path(src)
+            paths = sorted(p for p in src.iterdir() if p.suffix.lower() in (
+                ".ogg", ".wav", ".flac", ".mp3")) if src.is_dir() else [src]
+            for path in paths:
+                pred = clf.classify(path)
+                summary["also_music"].append({
+                    "file": path.name, "top": [[g.label, round(g.probability, 3)]
+                                               for g in pred.top[:3]],
+                    "warnings": [w.code for w in pred.warnings]})
+    if report_dir:
+        report_dir = Path(report_dir)
+        cv.report.save(report_dir / "cv")
+        reliability_figure(rel_raw, "held-out, before calibration").savefig(
+            report_dir / "reliability_before.png", dpi=120)
+        reliability_figure(rel_cal, f"held-out, T = {temperature:.2f}").savefig(
+            report_dir / "reliability_after.png", dpi=120)
+        (report_dir / "summary.json").write_text(json.dumps(summary, indent=2,
+                                                            ensure_ascii=False) + "\n")
+    if tmp is not None:
+        tmp.cleanup()
+    return summary
+
+
+def _base_representation() -> dict:
+    from genrescope.models.registry import resolve
+
+    return resolve(BASE_MODEL).config["representation"]
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("data", nargs="+", help="labelled music folders or CSV files")
+    ap.add_argument("--out", default=str(HERE.parent / "genrescope" / "assets" / NAME))
+    ap.add_argument("--report", help="folder for the figures (summary.json, PNGs)")
+    ap.add_argument("--also-music", nargs="*", default=[],
+                    help="music never trained on: not-music false alarms, genre answers")
+    ap.add_argument("--nonmusic-dir", help="keep the synthesised non-music clips here")
+    ap.add_argument("--per-kind", type=int, default=12)
+    ap.add_argument("--nonmusic-duration", type=float, default=6.0,
+                    help="seconds per synthesised clip (6 s = 2 patches)")
+    ap.add_argument("--k", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--hidden", type=int)
+    ap.add_argument("--cache")
+    args = ap.parse_args(argv)
+    summary = build(args.data, args.out, report_dir=args.report, also_music=args.also_music,
+                    nonmusic_dir=args.nonmusic_dir, nonmusic_per_kind=args.per_kind, k=args.k,
+                    nonmusic_duration_s=args.nonmusic_duration,
+                    seed=args.seed, hidden=args.hidden, cache=args.cache, progress=True)
+    print(json.dumps({key: summary[key] for key in ("cv", "calibration", "not_music")
+                      if key in summary}, indent=2))
+    for row in summary.get("also_music", []):
+        print(row)
+
+
+if __name__ == "__main__":
+    main()
