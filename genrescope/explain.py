@@ -360,6 +360,7 @@ def _probabilities(model, inputs: torch.Tensor, index: int, device: str,
     with torch.inference_mode():
         for start in range(0, len(inputs), batch_size):
             scores = model.scores(inputs[start:start + batch_size].to(device)).float().cpu()
+            scores = scores[:, :len(model.labels)]        # without side outputs (not_music)
             out.append(_normalised(model, scores)[:, index].numpy())
     return np.concatenate(out)
 

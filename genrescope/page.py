@@ -63,6 +63,7 @@ WARNINGS_ZH = {
     "short": "只有 {duration_s:.1f} 秒音频：更长的录音（最好 10–30 秒）结果更可靠。",
     "non_finite": "{count} 个采样为 NaN 或无穷大，已置为 0。",
     "ambiguous": "最可能的流派只有 {top_probability:.0%}：模型不确定，答案可能是其中几种之一。",
+    "not_music": "这听起来不像音乐（语音、噪声、音调或静音？）：给出的任何流派都只是猜测。",
 }
 DEMO_NAMES = {"string_chords": ("string chords", "弦乐和弦"),
               "drum_groove": ("drum groove", "鼓点律动"), "sine_sweep": ("sine sweep", "正弦扫频")}
@@ -89,6 +90,8 @@ def _render(state: dict, lang: str) -> tuple:
         with contextlib.suppress(KeyError, ValueError):
             message = WARNINGS_ZH[code].format(**details) if lang == "zh" else message
         notes.append(f"- ⚠️ {message}")
+        if code == "not_music":                   # the note, in bold, instead of a genre
+            bars, notes[-1] = None, f"**{message}**"
     return bars, "\n".join(notes), t["timings"].format(model=state["model"], **state["timings"])
 
 

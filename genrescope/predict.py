@@ -322,7 +322,7 @@ class Classifier:
                 return [AudioWarning(
                     "not_music",
                     "This does not sound like music (speech, noise, tones or silence?): "
-                    "the genres below are a guess.", {"not_music_probability": p})]
+                    "any genre given for it is a guess.", {"not_music_probability": p})]
         below = float((config.get("calibration") or {}).get("unsure_below", AMBIGUOUS_BELOW))
         if top_probability < below:
             return [AudioWarning(
