@@ -224,7 +224,7 @@ def audio_from_array(
                               f"between 1 and {MAX_SR}.")
     x = _channels_first(np.asarray(samples), name)
     start = int(round(offset_s * source_sr))
-    stop = None if not duration_s else start + int(round(duration_s * source_sr))
+    stop = None if duration_s is None else start + int(round(duration_s * source_sr))
     x = x[:, start:stop]
     _check_length(x.shape[1], source_sr, max_duration_s, name)
     return _to_audio(x, source_sr, sr, offset_s=offset_s, name=name)

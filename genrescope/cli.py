@@ -212,7 +212,7 @@ def cmd_classify(args) -> int:
     for path in bar:
         bar.set_postfix_str(os.path.basename(path)[-30:])
         try:
-            pred = clf.classify(path, offset_s=args.offset, duration_s=args.duration or None,
+            pred = clf.classify(path, offset_s=args.offset, duration_s=args.duration,
                                 top_k=args.top)
             results.append(pred.to_dict(args.lang))
         except GenrescopeError as exc:
@@ -272,7 +272,7 @@ def cmd_spectrogram(args) -> int:
     from .plot import save_spectrogram
 
     pred = _classifier(args).classify(args.file, offset_s=args.offset,
-                                      duration_s=args.duration or None)
+                                      duration_s=args.duration)
     for path in save_spectrogram(pred, args.output, raw=args.raw):
         print(path)
     return 0
@@ -283,7 +283,7 @@ def cmd_explain(args) -> int:
     from .plot import save_explanation
 
     why = explain(_classifier(args), args.file, offset_s=args.offset,
-                  duration_s=args.duration or None, genre=args.genre, budget=args.budget)
+                  duration_s=args.duration, genre=args.genre, budget=args.budget)
     save_explanation(why, args.output, lang=args.lang)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as out:
