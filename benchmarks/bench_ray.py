@@ -1,18 +1,20 @@
 """Library indexing on the local backend against Ray with 1 and 2 workers, and what
 limits Ray on N nodes.
 
-    .venv/bin/python benchmarks/bench_ray.py [--files DIR] [--n 16] [--ship-bytes]
+    .venv/bin/python benchmarks/bench_ray.py [--files DIR] [--n 16] [--rounds 2] [--ship-bytes]
 
 Input: the first ``--n`` clips of ../shared/data/gtzan-mini (real music, 8.8-20 s,
 so the default plan spread:3x10 analyses each clip whole); without that folder,
-generated music of 15 s, and the table says so. One process runs, in this order:
-the local backend with 1 worker (in this process, as ``--workers 1``, torch's
-default threads; model load timed apart), the same on one torch thread (as
-every pool process and Ray actor runs), with 2 (a process pool: its start-up is inside its
-analysis time, shown as nan), a local Ray with as
-many CPUs as workers, Ray with 1 worker, Ray with 2 workers (and, with
-``--ship-bytes``, 2 workers receiving the bytes from the driver). Start-up
-(``ray.init``; actors loading the model) is reported apart from the analysis.
+generated music of 15 s, and the table says so. A local Ray with 2 CPUs is
+started once (``ray.init`` timed apart); then, in ``--rounds`` alternating
+rounds (the load of a shared machine drifts), every set-up indexes the same
+files: the local backend with 1 worker (in this process, as ``--workers 1``,
+torch's default threads; model load timed apart), the same on one torch
+thread (as every pool process and Ray actor runs), 2 workers (a process pool:
+its start-up is inside its analysis time, shown as nan), Ray with 1 and 2
+workers (actors loading the model: start-up, apart) and, with
+``--ship-bytes``, 2 workers receiving the bytes from the driver. Figures are
+medians over the rounds.
 
 Then the driver's own costs per track: writing the record (``LibraryWriter.put``,
 one transaction each, median of 500 puts of the run's real records), its CPU
@@ -94,6 +96,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--files", help="a folder of music (default ../shared/data/gtzan-mini)")
     ap.add_argument("--n", type=int, default=16, help="tracks (default 16)")
+    ap.add_argument("--rounds", type=int, default=2, help="rounds over all set-ups (medians)")
     ap.add_argument("--ship-bytes", action="store_true", help="also Ray 2 workers, bytes shipped")
     args = ap.parse_args()
     try:
@@ -107,7 +110,6 @@ def main() -> int:
     from genrescope.library.record import file_job
 
     load_before = os.getloadavg()
-    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         paths, origin = make_inputs(tmp, args.n, args.files)
@@ -121,37 +123,41 @@ def main() -> int:
         version = model_version(clf)
         load_s = time.perf_counter() - t
 
-        local = LocalBackend(spec, DEFAULT_WINDOWS, workers=1, classifier=clf)
-        records, wall, cpu = consume(local, jobs)
-        rows.append(("local, 1 worker", load_s, wall, records, cpu))
-        threads = torch.get_num_threads()
-        set_threads(1)                                  # as each actor and pool process runs
-        local = LocalBackend(spec, DEFAULT_WINDOWS, workers=1, classifier=clf)
-        records, wall, cpu = consume(local, jobs)
-        set_threads(threads)
-        rows.append(("local, 1 worker, 1 thread", 0.0, wall, records, cpu))
-        local = LocalBackend(spec, DEFAULT_WINDOWS, workers=2)
-        records, wall, cpu = consume(local, jobs)      # process start and model load inside
-        rows.append(("local, 2 workers (pool)", float("nan"), wall, records, cpu))
-
         t = time.perf_counter()
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
         init_s = time.perf_counter() - t
-        configs = [("ray, 1 worker", 1, False), ("ray, 2 workers", 2, False)]
+        configs = [("local, 1 worker", "local", 1, False), ("local, 1 worker, 1 thread",
+                                                            "local1t", 1, False),
+                   ("local, 2 workers (pool)", "local", 2, False),
+                   ("ray, 1 worker", "ray", 1, False), ("ray, 2 workers", "ray", 2, False)]
         if args.ship_bytes:
-            configs.append(("ray, 2 workers, ship-bytes", 2, True))
+            configs.append(("ray, 2 workers, ship-bytes", "ray", 2, True))
+        runs: dict[str, list] = {name: [] for name, *_ in configs}
+        threads = torch.get_num_threads()
         try:
-            for name, workers, ship in configs:
-                backend = RayBackend(spec, DEFAULT_WINDOWS, workers=workers, classifier=clf,
-                                     ship_bytes=ship)
-                try:
-                    backend.start()
-                    records, wall, cpu = consume(backend, jobs)
-                finally:
-                    backend.close()
-                rows.append((name, backend.startup_s, wall, records, cpu))
+            for _ in range(args.rounds):            # rounds alternate: the load drifts
+                for name, kind, workers, ship in configs:
+                    set_threads(1 if kind == "local1t" else threads)
+                    if kind == "ray":
+                        backend = RayBackend(spec, DEFAULT_WINDOWS, workers=workers,
+                                             classifier=clf, ship_bytes=ship)
+                    else:
+                        backend = LocalBackend(spec, DEFAULT_WINDOWS, workers=workers,
+                                               classifier=clf)
+                    try:
+                        if kind == "ray":
+                            backend.start()
+                        records, wall, cpu = consume(backend, jobs)
+                    finally:
+                        backend.close()
+                    start_s = backend.startup_s if kind == "ray" else \
+                        (load_s if workers == 1 else float("nan"))
+                    runs[name].append((start_s, wall, records, cpu))
         finally:
+            set_threads(threads)
             ray.shutdown()
+        rows = [(name, statistics.median(r[0] for r in rs), statistics.median(r[1] for r in rs),
+                 rs[-1][2], statistics.median(r[3] for r in rs)) for name, rs in runs.items()]
         put_med, put_p95 = write_rate(rows[0][3], tmp, clf)
     load_after = os.getloadavg()
 
