@@ -55,6 +55,8 @@ def main(argv=None) -> int:
             log = server.stop()
     out = run.stdout
     summary = out[out.rfind("SUMMARY"):] if "SUMMARY" in out else out[-3000:]
+    if "FAILURES" in out:                       # what failed, each with its curl command
+        print(out[out.find("FAILURES"):out.rfind("SUMMARY")][:8000].strip(), end="\n\n")
     cases = re.search(r"(\d+) generated", summary)
     server_errors = len(re.findall(r"\[5\d\d\]", out))
     print(summary.strip())

@@ -254,3 +254,32 @@ def test_api_on_real_server(server, upload_clip):
                        data={"model": MODEL}, timeout=120, trust_env=False)
     assert r.status_code == 200, r.text
     assert len(r.json()["top"]) == 5
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("path, operation", [("/docs", ".opblock-summary-path"),
+                                             ("/redoc", "[data-section-id^='tag/api/operation']")])
+def test_api_docs_render_offline(browser, server, path, operation):
+    """/docs (Swagger UI) and /redoc (ReDoc) list the operations with every
+    request to another host blocked: their scripts come from the server."""
+    context = browser.new_context()
+    context.set_default_timeout(TIMEOUT_MS)
+    outside = []
+
+    def guard(route):
+        host = urlsplit(route.request.url).hostname
+        if route.request.url.startswith(("data:", "blob:")) or host in ("127.0.0.1", None):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", guard)
+    pg = context.new_page()
+    pg.goto(server + path, wait_until="load")
+    pg.wait_for_selector(operation)
+    text = pg.evaluate("document.body.textContent")
+    context.close()
+    for route in ("/api/v1/classify", "/api/v1/models", "/healthz"):
+        assert route in text, (path, route)
+    assert outside == [], f"{path} contacted outside hosts: {outside}"

@@ -12,7 +12,7 @@ multipart), and a DNS-rebinding page can even read the answers. So:
   and ``Sec-Fetch-Site`` must say ``same-origin`` or ``none`` (a top-level
   navigation from a link is allowed for GET/HEAD); else 403;
 * every response gets ``X-Frame-Options: DENY``, a ``frame-ancestors 'none'``
-  CSP, ``X-Content-Type-Options: nosniff`` and ``Referrer-Policy:
+  CSP (on ``/docs`` and ``/redoc``, a CSP allowing only the server itself), ``X-Content-Type-Options: nosniff`` and ``Referrer-Policy:
   same-origin``, and loses any ``Access-Control-Allow-*`` header (the page and
   the API are same-origin only).
 
@@ -36,6 +36,12 @@ SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",
     "referrer-policy": "same-origin",
 }
+#: The API documentation pages load everything from the server: this policy
+#: keeps it so (ReDoc's bundle would fetch its logo from a CDN).
+DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; "
+            "style-src 'self' 'unsafe-inline'; img-src 'self' data:; worker-src 'self' blob:; "
+            "connect-src 'self'; frame-ancestors 'none'")
+DOCS_PATHS = ("/docs", "/redoc")
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 #: Methods any route may use; others (TRACE, CONNECT, made-up ones) get 405.
@@ -116,6 +122,8 @@ class RequestGuard:
                 *((k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items())]})
             return await send({"type": "http.response.body", "body": body})
 
+        docs = scope["type"] == "http" and scope.get("path") in DOCS_PATHS
+
         async def send_guarded(message):
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
@@ -123,6 +131,8 @@ class RequestGuard:
                     del headers[key]
                 for key, value in SECURITY_HEADERS.items():
                     headers[key] = value
+                if docs:
+                    headers["content-security-policy"] = DOCS_CSP
             await send(message)
 
         return await self.app(scope, receive, send_guarded)
