@@ -14,9 +14,10 @@ from genrescope.models.vgg import VGG
 
 
 def _net_and_inputs():
+    """A small VGG (narrow head, 32 px inputs): the int8 path of the real one, cheaply."""
     torch.manual_seed(0)
-    net = VGG("vgg11_bn", 4).eval()
-    x = torch.randn(6, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    net = VGG("vgg11_bn", 4, head_widths=(64, 32, 16)).eval()
+    x = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(1))
     return net, x
 
 
@@ -27,10 +28,10 @@ def test_engine_is_set_around_packing_and_restored(monkeypatch, tmp_path):
     net, x = _net_and_inputs()
     monkeypatch.setattr(torch.backends.quantized, "engine", quantize.ENGINE)
     with torch.inference_mode():
-        expected = quantize.quantize_vgg(net, x[:4])(x)
+        expected = quantize.quantize_vgg(net, x[:2])(x)
 
     monkeypatch.setattr(torch.backends.quantized, "engine", "qnnpack")
-    int8 = quantize.quantize_vgg(net, x[:4])
+    int8 = quantize.quantize_vgg(net, x[:2])
     assert torch.backends.quantized.engine == "qnnpack"          # the process's choice stays
     with torch.inference_mode():
         torch.testing.assert_close(int8(x), expected, rtol=0, atol=0)
