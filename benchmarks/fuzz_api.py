@@ -47,7 +47,7 @@ def main(argv=None) -> int:
                  "--max-examples", str(args.max_examples), "--seed", str(args.seed),
                  "--workers", str(args.workers), "--max-time", str(args.max_time),
                  "--request-timeout", "300", "--no-color", "--suppress-health-check", "all"],
-                capture_output=True, text=True)
+                capture_output=True, text=True, cwd=tmp)   # its cache folder: there
             with httpx.Client(trust_env=False, timeout=10) as client:
                 alive = client.get(server.base + "/healthz").status_code == 200
             leftovers = server.leftovers()

@@ -5,8 +5,9 @@
 
 Each case goes to ``POST /gradio_api/call/classify`` and its event stream is
 read to the end (30 s at most). A case passes when the answer is the one
-expected (``refused``: an error event with the page's refusal; ``error``: any
-error event with a message; ``ok``: a result) and ``/healthz`` answers right
+expected (``refused``: an error event with the page's refusal; ``error``: an
+error event with a message, or the page's own "**Error:** ..." note; ``ok``: a
+result) and ``/healthz`` answers right
 after. At the end: nothing of the server's files was copied into the page's
 cache, no traceback in the server's log. Then the same for the browser-side
 headers: foreign ``Host``, foreign ``Origin``, cross-site ``Sec-Fetch-Site``
@@ -17,6 +18,7 @@ case failed.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -69,7 +71,9 @@ def cases(server: rel.Server, secret: Path, link: Path, uploaded: str) -> list[t
 
 
 def call(client: httpx.Client, base: str, audio, inputs) -> tuple[str, str]:
-    r = client.post(f"{base}/gradio_api/call/classify", json={"data": [audio, *inputs]})
+    body = json.dumps({"data": [audio, *inputs]})          # Infinity and NaN as JavaScript writes them
+    r = client.post(f"{base}/gradio_api/call/classify", content=body,
+                    headers={"content-type": "application/json"})
     if r.status_code != 200:
         return f"http {r.status_code}", r.text[:120]
     text = client.get(f"{base}/gradio_api/call/classify/{r.json()['event_id']}").text
@@ -126,8 +130,10 @@ def main(argv=None) -> int:
                     except httpx.TimeoutException:
                         event, data = "timeout", ""
                     alive = client.get(server.base + "/healthz").status_code == 200
+                    page_error = event == "complete" and ("**Error:**" in data
+                                                          or "**错误：**" in data)
                     got = ("refused" if event == "error" and REFUSED in data else
-                           "error" if event == "error" and len(data) > 10 else
+                           "error" if (event == "error" and len(data) > 10) or page_error else
                            "ok" if event == "complete" else f"{event} {data[:60]}")
                     good = alive and (got == want or (want == "error" and got == "refused"))
                     failed += not good
@@ -151,6 +157,9 @@ def main(argv=None) -> int:
     print()
     print(f"cases: {len(rows) + len(heads)}, failed: {failed}, server files copied into the "
           f"cache: {len(copied)}, tracebacks in the server log: {log.count('Traceback')}")
+    if "Traceback" in log:                       # the last line of each, with its case
+        print("\n".join(sorted({block.strip().splitlines()[-1]
+                                for block in log.split("Traceback")[1:]})))
     return 1 if failed or copied or "Traceback" in log else 0
 
 

@@ -104,7 +104,8 @@ def is_page_file(path, examples: list[str]) -> bool:
     opened to decide (``/dev/zero`` is refused without being read)."""
     from gradio.utils import get_upload_folder
 
-    if not isinstance(path, (str, os.PathLike)) or "://" in os.fspath(path):
+    if not isinstance(path, (str, os.PathLike)) or "://" in os.fspath(path) \
+            or "\0" in os.fspath(path):
         return False
     real = os.path.realpath(path)
     folder = os.path.realpath(get_upload_folder())
@@ -133,8 +134,12 @@ def _guarded_blocks(examples: list[str]):
                 if isinstance(block, gr.Audio) and isinstance(value, str):
                     paths.append(value)
                 if any(not is_page_file(p, examples) for p in paths):
-                    raise gr.Error(REFUSED)
-            return await super().preprocess_data(block_fn, inputs, state, explicit_call)
+                    raise gr.Error(REFUSED, print_exception=False)   # no traceback per probe
+            try:
+                return await super().preprocess_data(block_fn, inputs, state, explicit_call)
+            except gr.Error as exc:            # Gradio's own refusals (a value not among
+                exc.print_exception = False    # the choices...): the client's error, no
+                raise                          # traceback in the server's log
 
     return GuardedBlocks
 

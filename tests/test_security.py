@@ -99,12 +99,12 @@ def _post(client, path: Path, **data):
                            data={k: str(v) for k, v in data.items()})
 
 
-def _page_call(base: str, audio, timeout: float = 60) -> tuple[str, str]:
+def _page_call(base: str, audio, timeout: float = 60, lang: str = "en") -> tuple[str, str]:
     """The page's ``classify`` endpoint as any HTTP client can call it:
     returns (last SSE event, its data)."""
     with httpx.Client(trust_env=False, timeout=timeout) as http:
         r = http.post(f"{base}/gradio_api/call/classify",
-                      json={"data": [audio, MODEL, 30, 0, False, "en"]})
+                      json={"data": [audio, MODEL, 30, 0, False, lang]})
         assert r.status_code == 200, r.text
         event_id = r.json()["event_id"]
         text = http.get(f"{base}/gradio_api/call/classify/{event_id}").text
@@ -120,7 +120,7 @@ def _file_data(path) -> dict:
 
 
 # ------------------------------------------------------------ 1. page file read
-def test_page_refuses_server_files(live, gradio_dir, tmp_path, clip):
+def test_page_refuses_server_files(live, gradio_dir, tmp_path, clip, capfd):
     secret = tmp_path / "secret-song.wav"
     secret.write_bytes(clip.read_bytes())
     answers = {}
@@ -133,6 +133,12 @@ def test_page_refuses_server_files(live, gradio_dir, tmp_path, clip):
     copied = [p for p in gradio_dir.rglob("*") if p.is_file()
               and p.read_bytes() == secret.read_bytes()]
     assert copied == [], "a server file was copied into the page's cache"
+    with httpx.Client(trust_env=False, timeout=60) as http:      # Gradio's own refusal
+        uploaded = http.post(f"{live}/gradio_api/upload", files={
+            "files": ("a.wav", clip.read_bytes(), "audio/wav")}).json()[0]
+    event, data = _page_call(live, _file_data(uploaded), lang="xx")
+    assert event == "error" and "xx" in data
+    assert "Traceback" not in capfd.readouterr().err, "a refusal logged a traceback"
 
 
 def test_page_refuses_dev_zero_and_stays_up(live):
@@ -152,6 +158,7 @@ def test_page_analyse_refuses_paths_outside_uploads(app, tmp_path, clip):
     from genrescope.page import is_page_file
 
     assert not is_page_file("/dev/zero", [])
+    assert not is_page_file("\0", []) and not is_page_file("a\0b.wav", [])
     assert not is_page_file("http://127.0.0.1/x.wav", [])
     assert not is_page_file(clip, [])
     assert is_page_file(clip, [str(clip)])
