@@ -19,7 +19,8 @@ Every tree runs with the same Python (this interpreter, its packages) and
 first ever start of that tree and later runs reuse what it cached. For a
 before/after figure make a baseline tree with ``git worktree add /tmp/gs-base
 <commit>`` and pass ``--trees /tmp/gs-base .``; the first tree is the baseline
-the ratios refer to. The load average is printed before and after: figures
+the ratios refer to. ``--trees .,OMP_WAIT_POLICY=PASSIVE`` runs a tree with
+environment variables set (to compare settings on the same code). The load average is printed before and after: figures
 from a busy machine are only comparable within the same run.
 """
 
@@ -33,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -54,13 +56,30 @@ def write_clip(path: Path, duration_s: float = 30.0, sr: int = 44100) -> Path:
     return path
 
 
-def environment(tree: Path, cache: Path) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(tree), GENRESCOPE_CACHE=str(cache))
+@dataclass(frozen=True)
+class Tree:
+    """A source tree and the environment variables it runs with."""
+
+    path: Path
+    env: tuple = ()
+
+    @classmethod
+    def parse(cls, spec: str) -> "Tree":
+        """``PATH[,NAME=VALUE...]``: e.g. ``.,OMP_WAIT_POLICY=PASSIVE``."""
+        path, *assignments = spec.split(",")
+        return cls(Path(path).resolve(), tuple(tuple(a.split("=", 1)) for a in assignments))
+
+    def __str__(self) -> str:
+        return " ".join([str(self.path), *(f"{k}={v}" for k, v in self.env)])
+
+
+def environment(tree: Tree, cache: Path) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(tree.path), GENRESCOPE_CACHE=str(cache), **dict(tree.env))
     env.pop("GENRESCOPE_MODELS", None)
     return env
 
 
-def time_classify(python: str, tree: Path, cache: Path, clip: Path, model: str,
+def time_classify(python: str, tree: Tree, cache: Path, clip: Path, model: str,
                   workdir: Path) -> tuple[float, float]:
     """(seconds to the first line of output, seconds to exit) of one cold ``classify``."""
     t0 = time.perf_counter()
@@ -82,7 +101,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def time_serve(python: str, tree: Path, cache: Path, clip: Path, model: str,
+def time_serve(python: str, tree: Tree, cache: Path, clip: Path, model: str,
                workdir: Path, timeout_s: float = 300) -> tuple[float, float, float]:
     """Seconds from ``serve`` start to ready, of its first classify answer, of the second."""
     import httpx
@@ -124,7 +143,10 @@ def time_serve(python: str, tree: Path, cache: Path, clip: Path, model: str,
             proc.wait()
 
 
-def describe(tree: Path) -> str:
+def describe(tree: Tree) -> str:
+    if tree.env:
+        return f"{describe(Tree(tree.path))} with {' '.join(f'{k}={v}' for k, v in tree.env)}"
+    tree = tree.path
     try:
         rev = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"],
                              capture_output=True, text=True, check=True).stdout.strip()
@@ -137,13 +159,14 @@ def describe(tree: Path) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--trees", nargs="+", type=Path, default=[ROOT],
-                        help="source trees (the first is the baseline); default: this one")
+    parser.add_argument("--trees", nargs="+", type=Tree.parse, default=[Tree(ROOT)],
+                        help="source trees (the first is the baseline), each PATH or "
+                        "PATH,NAME=VALUE,... (environment variables for it); default: this one")
     parser.add_argument("--runs", type=int, default=5, help="runs per tree (default 5)")
     parser.add_argument("--model", default="musicnn_genres")
     parser.add_argument("--no-serve", action="store_true", help="measure classify only")
     args = parser.parse_args(argv)
-    trees = [t.resolve() for t in args.trees]
+    trees = args.trees
     python = sys.executable
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
           f"{os.cpu_count()} CPUs; python {python}")
