@@ -124,24 +124,29 @@ def reliability(confidence, correct, n_bins: int = 10) -> Reliability:
 
 
 def unsure_threshold(confidence, correct, accuracy_below: float = 0.6) -> float:
-    """The top probability under which answers are right less than
-    ``accuracy_below`` of the time: the largest ``t`` (one of the observed
-    confidences) such that the answers with confidence ``< t`` have an
-    accuracy under ``accuracy_below``; 0 when even the least sure answers
-    reach it.
+    """The top probability under which held-out answers are right less than
+    ``accuracy_below`` of the time.
 
-    >>> unsure_threshold([0.3, 0.4, 0.5, 0.7, 0.9], [False, True, True, True, True])
+    Accuracy as a function of confidence is estimated by isotonic regression
+    (non-decreasing) of ``correct`` on ``confidence``; the threshold is the
+    lowest observed confidence where that estimate reaches
+    ``accuracy_below``. Answers below it are in the region where the model is
+    right less often than that. 0 when even the least sure answers reach it.
+
+    >>> unsure_threshold([0.3, 0.4, 0.5, 0.7, 0.9], [False, False, True, True, True])
     0.5
     """
+    from sklearn.isotonic import IsotonicRegression
+
     conf = np.asarray(confidence, np.float64)
     hit = np.asarray(correct, np.float64)
     order = np.argsort(conf, kind="stable")
     conf, hit = conf[order], hit[order]
-    best = 0.0
-    for n in range(1, len(conf)):
-        if conf[n] > conf[n - 1] and hit[:n].mean() < accuracy_below:
-            best = float(conf[n])
-    return best
+    fitted = IsotonicRegression(increasing=True, out_of_bounds="clip").fit(conf, hit).predict(conf)
+    reached = conf[fitted >= accuracy_below]
+    if not reached.size:
+        return 1.0
+    return float(reached.min()) if reached.min() > conf.min() else 0.0
 
 
 def reliability_figure(rel: Reliability, title: str = ""):

@@ -263,7 +263,7 @@ def tiny_dataset(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("data")
     for i in range(2):
         _clip(root / "classical" / f"c{i}.wav", "chord", seed=i)
-        _clip(root / "techno" / f"t{i}.flac", "groove", seed=i)
+        _clip(root / "disco" / f"t{i}.flac", "groove", seed=i)
     return root
 
 
@@ -272,18 +272,21 @@ def test_cli_evaluate_default_model(tiny_dataset, tmp_path, capsys):
                  "--device", "cpu", "--per-file"])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "model musicnn_genres: 4 files" in out
-    for text in ("accuracy", "macro-F1", "top-3 accuracy", "classical", "techno", "c0.wav"):
+    assert "model genres: 4 files" in out                  # the default model
+    for text in ("accuracy", "macro-F1", "top-3 accuracy", "ECE", "classical", "disco",
+                 "c0.wav"):
         assert text in out
     data = json.loads((tmp_path / "r" / "report.json").read_text())
-    assert data["model"] == "musicnn_genres" and data["n_files"] == 4
+    assert data["model"] == "genres" and data["n_files"] == 4
+    assert 0 <= data["ece"] <= 1
     assert (tmp_path / "r" / "confusion.png").stat().st_size > 0
+    assert (tmp_path / "r" / "reliability.png").stat().st_size > 0
 
 
 def test_cli_evaluate_user_errors(tiny_dataset, tmp_path, capsys):
     (tmp_path / "map.json").write_text('{"classical": ["classical"]}')
     assert main(["evaluate", str(tiny_dataset), "--map", str(tmp_path / "map.json")]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "no entry for: techno" in err
+    assert err.count("\n") == 1 and "no entry for: disco" in err
     assert main(["evaluate", str(tmp_path / "nothing")]) == 2
     assert "No such folder" in capsys.readouterr().err

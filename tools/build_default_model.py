@@ -89,7 +89,8 @@ def build(data: list, out, *, report_dir=None, also_music: list = (), nonmusic_d
           nonmusic_per_kind: int = 24, nonmusic_kinds: tuple | None = None, k: int = 5,
           seed: int = 0, hidden: int | None = None, epochs: int | None = None,
           nm_epochs: int = 60, cache=None, duration_s: float = 30.0,
-          nonmusic_duration_s: float | None = None, progress: bool = False) -> dict:
+          nonmusic_duration_s: float | None = None, reuse_nonmusic: bool = False,
+          progress: bool = False) -> dict:
     """Build the bundle into ``out``; return the measured figures (also
     written to ``report_dir/summary.json`` when given).
 
@@ -105,6 +106,9 @@ def build(data: list, out, *, report_dir=None, also_music: list = (), nonmusic_d
         head's false alarms and the genre answers are reported for them.
     nonmusic_dir : str or Path, optional
         Where the synthesised non-music clips go (default: a temporary folder).
+    reuse_nonmusic : bool
+        Keep the clips already listed in ``nonmusic_dir/nonmusic.csv``
+        instead of synthesising them again.
     nonmusic_kinds : tuple of str, optional
         Subset of ``make_nonmusic.KINDS`` (tests use kinds without espeak-ng).
     """
@@ -161,9 +165,16 @@ def build(data: list, out, *, report_dir=None, also_music: list = (), nonmusic_d
     # 4. not-music head
     tmp = tempfile.TemporaryDirectory() if nonmusic_dir is None else None
     nm_folder = Path(nonmusic_dir or tmp.name)
-    rows = make_nonmusic.generate(nm_folder, nonmusic_per_kind, seed,
-                                  tuple(nonmusic_kinds or make_nonmusic.KINDS),
-                                  nonmusic_duration_s)
+    listed = nm_folder / "nonmusic.csv"
+    if reuse_nonmusic and listed.is_file():          # same files, same mtimes: cache hits
+        import csv
+
+        with open(listed, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    else:
+        rows = make_nonmusic.generate(nm_folder, nonmusic_per_kind, seed,
+                                      tuple(nonmusic_kinds or make_nonmusic.KINDS),
+                                      nonmusic_duration_s)
     nm_items = [LabelledFile("not_music", Path(r["path"])) for r in rows]
     _, nm_arrays, nm_kept, _, _ = _base_embeddings(nm_items, dev, duration_s, cache_dir(cache),
                                                    progress, desc="non-music")
@@ -273,6 +284,8 @@ def main(argv=None) -> None:
     ap.add_argument("--also-music", nargs="*", default=[],
                     help="music never trained on: not-music false alarms, genre answers")
     ap.add_argument("--nonmusic-dir", help="keep the synthesised non-music clips here")
+    ap.add_argument("--reuse-nonmusic", action="store_true",
+                    help="use the clips already in --nonmusic-dir (embeddings cached)")
     ap.add_argument("--per-kind", type=int, default=12)
     ap.add_argument("--nonmusic-duration", type=float, default=6.0,
                     help="seconds per synthesised clip (6 s = 2 patches)")
@@ -284,6 +297,7 @@ def main(argv=None) -> None:
     summary = build(args.data, args.out, report_dir=args.report, also_music=args.also_music,
                     nonmusic_dir=args.nonmusic_dir, nonmusic_per_kind=args.per_kind, k=args.k,
                     nonmusic_duration_s=args.nonmusic_duration,
+                    reuse_nonmusic=args.reuse_nonmusic,
                     seed=args.seed, hidden=args.hidden, cache=args.cache, progress=True)
     print(json.dumps({key: summary[key] for key in ("cv", "calibration", "not_music")
                       if key in summary}, indent=2))

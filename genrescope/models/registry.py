@@ -27,7 +27,7 @@ from ..labels import CCMUSIC_GENRES
 from .base import Model
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
-DEFAULT_MODEL = "musicnn_genres"
+DEFAULT_MODEL = "genres"
 OFFICIAL_BACKBONES = ("vgg19_bn", "vgg16_bn", "vgg13_bn", "vgg11_bn")
 OFFICIAL_REPRESENTATIONS = ("cqt", "mel")
 WEIGHT_FILES = ("model.safetensors", "save.pt")

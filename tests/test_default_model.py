@@ -1,0 +1,176 @@
+"""The shipped default model ``genres``: it loads, its labels are complete in
+English and Chinese, its calibration maps known logits to known
+probabilities, a not-music head adds the ``not_music`` note, and
+``tools/build_default_model.py`` rebuilds a bundle from a tiny synthetic set.
+No ../shared data is needed: every input is made here."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import write_audio
+
+from genrescope import Classifier
+from genrescope.calibration import clip_probabilities, fit_temperature, reliability
+from genrescope.labels import BROAD_GENRES
+from genrescope.models.head import EmbeddingHead
+from genrescope.models.registry import ASSETS_DIR, DEFAULT_MODEL, resolve
+from genrescope.synth import chord, groove
+
+ROOT = Path(__file__).resolve().parents[1]
+BUNDLE = ASSETS_DIR / "genres"
+SR = 16000
+
+
+def _tool(name: str):
+    sys.path.insert(0, str(ROOT / "tools"))
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_default_is_genres_and_its_config_is_complete():
+    assert DEFAULT_MODEL == "genres"
+    config = json.loads((BUNDLE / "config.json").read_text(encoding="utf-8"))
+    assert config["architecture"] == "embedding_head" and config["base"] == "musicnn_genres"
+    assert set(config["labels"]) >= {"blues", "classical", "country", "disco", "hiphop", "jazz",
+                                     "metal", "pop", "reggae", "rock"}
+    for label in config["labels"]:
+        names = config["label_names"][label]
+        assert names["en"] and names["zh"] and names["en"] != names["zh"], label
+    assert {g.id for g in BROAD_GENRES} == set(config["labels"])
+    assert config["calibration"]["temperature"] > 0
+    assert 0 < config["calibration"]["unsure_below"] < 1
+    assert 0 < config["not_music"]["threshold"] < 1
+    assert (BUNDLE / "LICENSE").is_file()
+
+
+def test_shipped_head_loads_and_answers():
+    clf = Classifier.load()
+    assert clf.name == "genres" and clf.model.extras == ("not_music",)
+    pred = clf.classify(chord(6.0, SR), sr=SR)
+    assert len(pred.probabilities) == 10
+    assert abs(sum(pred.probabilities.values()) - 1) < 1e-5
+    assert pred.chunk_probabilities.shape[1] == 10              # the extra column is taken off
+    assert all(g.name("zh") != g.name("en") for g in pred.top)
+
+
+def test_calibration_maps_known_logits_to_known_probabilities():
+    logits = [np.array([[2.0, 0.0]]), np.array([[0.0, 4.0], [0.0, 2.0]])]
+    # softmax([2, 0] / 2) = [e/(e+1), 1/(e+1)]
+    expected0 = np.exp(1) / (np.exp(1) + 1)
+    got = clip_probabilities(logits, 2.0)
+    assert got[0, 0] == pytest.approx(expected0)
+    assert got[1, 1] == pytest.approx((np.exp(2) / (np.exp(2) + 1) + expected0) / 2)
+    # over-confident: logit gap 5 (99.3 %) but 3 answers in 4 right -> the
+    # fitted T makes the probability 0.75: 5 / T = ln 3
+    over = [np.array([[5.0, 0.0]]) for _ in range(40)]
+    y = np.array([0, 0, 0, 1] * 10)
+    t = fit_temperature(over, y)
+    assert t == pytest.approx(5 / np.log(3), rel=1e-3)
+    assert clip_probabilities(over, t)[0, 0] == pytest.approx(0.75, abs=1e-3)
+    assert reliability(clip_probabilities(over, t).max(1), y == 0).ece < 0.01
+    assert reliability(clip_probabilities(over, 1.0).max(1), y == 0).ece > 0.2
+
+
+def test_model_applies_its_temperature(tmp_path):
+    """Same head weights, temperature 2 in the config: logits halved."""
+    config = json.loads((BUNDLE / "config.json").read_text(encoding="utf-8"))
+    clf = Classifier.load()
+    y = groove(4.0, SR)
+    inputs = clf.model.features(y).inputs
+    with torch.inference_mode():
+        raw = clf.model.head(clf.model.base.embed(inputs))
+        got = clf.model(inputs)
+    assert torch.allclose(got, raw / config["calibration"]["temperature"], atol=1e-5)
+
+
+def _stand_in_bundle(tmp_path, music, not_music) -> Path:
+    """A bundle like the shipped one whose not-music head is fitted here on
+    a few synthesised clips (a stand-in for the real one)."""
+    from genrescope.train import fit_head
+
+    base = Classifier.load("musicnn_genres")
+    emb = lambda ys: np.concatenate([base.model.embed(base.model.features(y).inputs).detach().numpy()
+                                     for y in ys])
+    xm, xn = emb(music), emb(not_music)
+    x = np.concatenate([xm, xn]).astype(np.float32)
+    yb = np.r_[np.zeros(len(xm)), np.ones(len(xn))].astype(np.int64)
+    nm, *_ = fit_head(x, yb, None, None, None, 2, hidden=0, dropout=0.0, epochs=200,
+                      batch_size=16, lr=1e-2, weight_decay=0.0, patience=1, seed=0,
+                      device=torch.device("cpu"))
+    folder = tmp_path / "standin"
+    folder.mkdir()
+    config = json.loads((BUNDLE / "config.json").read_text(encoding="utf-8"))
+    config["name"] = "standin"
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    from safetensors.torch import load_file, save_file
+
+    state = {k: v for k, v in load_file(BUNDLE / "model.safetensors").items()
+             if not k.startswith("not_music.")}
+    state.update({f"not_music.{k}": v.contiguous() for k, v in nm.state_dict().items()})
+    save_file(state, folder / "model.safetensors")
+    return folder
+
+
+def _speech_like(seed: int, duration_s: float = 6.0) -> np.ndarray:
+    """Formant-filtered pulses in syllables and pauses: speech-like, no pitch melody."""
+    rng = np.random.default_rng(seed)
+    n = int(SR * duration_s)
+    t = np.arange(n) / SR
+    f0 = 110 + 30 * np.sin(2 * np.pi * 0.7 * t)
+    pulses = np.sign(np.sin(2 * np.pi * np.cumsum(f0) / SR)) + 0.3 * rng.standard_normal(n)
+    syll = (np.sin(2 * np.pi * 4.0 * t) > 0.2) * (rng.random(n // 2000 + 1).repeat(2000)[:n] > 0.2)
+    spec = np.fft.rfft(pulses * syll)
+    f = np.fft.rfftfreq(n, 1 / SR)
+    formants = sum(np.exp(-0.5 * ((f - c) / 120) ** 2) for c in (500, 1500, 2500))
+    y = np.fft.irfft(spec * formants, n)
+    return (0.05 * y / (np.sqrt(np.mean(y ** 2)) + 1e-12)).astype(np.float32)
+
+
+def _noise(seed: int, duration_s: float = 6.0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (0.05 * rng.standard_normal(int(SR * duration_s))).astype(np.float32)
+
+
+def test_speech_and_noise_get_the_not_music_note(tmp_path):
+    music = [chord(6.0, SR, root_hz=r, seed=s) for r, s in ((220, 1), (262, 2))] + \
+            [groove(6.0, SR, bpm=b, seed=s) for b, s in ((100, 3), (128, 4))]
+    other = [_speech_like(1), _speech_like(2), _noise(1), _noise(2)]
+    clf = Classifier.load(_stand_in_bundle(tmp_path, music, other))
+    for y in (_speech_like(7), _noise(8)):                     # not seen in fitting
+        codes = [w.code for w in clf.classify(y, sr=SR).warnings]
+        assert "not_music" in codes and "ambiguous" not in codes
+    assert "not_music" not in [w.code for w in
+                               clf.classify(chord(6.0, SR, root_hz=196, seed=9), sr=SR).warnings]
+
+
+def test_build_tool_rebuilds_a_bundle_from_a_tiny_set(tmp_path):
+    build = _tool("build_default_model")
+    data = tmp_path / "music"
+    data.mkdir()
+    for i in range(4):
+        write_audio(data / f"strings.{i:05d}.wav", chord(3.0, SR, root_hz=180 + 30 * i, seed=i), SR)
+        write_audio(data / f"drums.{i:05d}.wav", groove(3.0, SR, bpm=90 + 15 * i, seed=i), SR)
+    out = tmp_path / "bundle"
+    summary = build.build([data], out, report_dir=tmp_path / "report", k=2, epochs=30,
+                          nm_epochs=20, nonmusic_per_kind=4, nonmusic_duration_s=3.0,
+                          nonmusic_kinds=("noise", "tone", "silence"),
+                          cache=tmp_path / "cache")
+    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    assert config["labels"] == ["drums", "strings"]
+    assert config["calibration"]["temperature"] > 0
+    assert summary["not_music"]["nonmusic_test"] == 3
+    assert (tmp_path / "report" / "reliability_after.png").is_file()
+    assert (tmp_path / "report" / "cv" / "confusion.png").is_file()
+    clf = Classifier.load(out)
+    assert clf.model.extras == ("not_music",)
+    pred = clf.classify(chord(3.0, SR, root_hz=200, seed=50), sr=SR)
+    assert pred.top[0].label == "strings"
