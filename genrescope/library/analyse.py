@@ -27,6 +27,7 @@ from PIL import Image
 
 from ..errors import GenrescopeError
 from ..features import colorize
+from ..predict import AMBIGUOUS_BELOW
 from .record import FileJob, TrackRecord
 
 THUMBNAIL_HEIGHT = 48
@@ -155,6 +156,26 @@ def thumbnail_jpeg(predictions: list) -> bytes:
     return buf.getvalue()
 
 
+def track_warnings(classifier, predictions: list, top_probability: float) -> list[dict]:
+    """The windows' warnings, each code once; "ambiguous" decided again for the
+    whole track (its window-averaged top probability under the model's
+    ``calibration.unsure_below``, else :data:`~genrescope.predict.AMBIGUOUS_BELOW`),
+    and never beside "not_music" (as :class:`Classifier` does for one window)."""
+    out, seen = [], set()
+    for p in predictions:
+        for w in p.warnings:
+            if w.code not in seen and w.code != "ambiguous":
+                seen.add(w.code)
+                out.append({"code": w.code, "message": w.message})
+    below = float((classifier.model.config.get("calibration") or {}).get(
+        "unsure_below", AMBIGUOUS_BELOW))
+    if top_probability < below and "not_music" not in seen:
+        out.append({"code": "ambiguous",
+                    "message": f"The top genre has only {top_probability:.0%}: the model is "
+                               "unsure, the answer may be one of several."})
+    return out
+
+
 def analyse_track(classifier, job: FileJob, plan: WindowPlan = DEFAULT_WINDOWS, *,
                   top_k: int = 5, version: str | None = None) -> TrackRecord:
     """Analyse one file; never raises for a bad file (the error is in the record).
@@ -206,16 +227,7 @@ def analyse_track(classifier, job: FileJob, plan: WindowPlan = DEFAULT_WINDOWS, 
         probs = probs / probs.sum()
     order = np.argsort(-probs, kind="stable")[:top_k]
     labels = [g.id for g in classifier.genres]
-    warnings, seen = [], set()
-    for p in preds:
-        for w in p.warnings:
-            if w.code not in seen:
-                seen.add(w.code)
-                warnings.append({"code": w.code, "message": w.message})
-    if probs[order[0]] < 0.60 and "ambiguous" not in seen:
-        warnings.append({"code": "ambiguous", "message": "The model is unsure of the genre."})
-    elif probs[order[0]] >= 0.60 and "ambiguous" in seen:
-        warnings = [w for w in warnings if w["code"] != "ambiguous"]
+    warnings = track_warnings(classifier, preds, float(probs[order[0]]))
     embedding = np.average(np.stack(embeddings), axis=0, weights=weights).astype(np.float32)
     return TrackRecord(
         job.path, job.size, job.mtime_ns, job.content_hash,

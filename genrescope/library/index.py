@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..errors import GenrescopeError
 from .analyse import DEFAULT_WINDOWS, WindowPlan, model_version
@@ -123,6 +123,8 @@ def index(roots: list[str], db: str, *, model: str | None = None, models_dir=Non
         raise GenrescopeError("--workers must be at least 1.")
     spec = ModelSpec(model, None if models_dir is None else str(models_dir), device, precision)
     classifier = spec.load()
+    if model is None:          # workers load the model the driver resolved, by its name
+        spec = replace(spec, name=classifier.name)
     version = model_version(classifier)
     summary = IndexSummary()
     with LibraryWriter(db) as writer:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .results import UNSURE_BELOW, Track
+from .results import Track
 
 
 @dataclass
@@ -19,7 +19,7 @@ class LibraryStats:
     per_genre : list of (str, int)
         Top-genre label and its track count, most common first.
     unsure : list of Track
-        Top genre under :data:`~genrescope.library.results.UNSURE_BELOW`.
+        Top genre under the model's unsure threshold (an "ambiguous" warning).
     not_music : list of Track
         Silent recordings, or a not-music label on top.
     failed : list of Track
@@ -76,8 +76,8 @@ class LibraryStats:
         for g, n in self.per_genre:
             lines.append(f"  {self.genre_name(g, lang):<{width}}  {n:>6}")
         for title_en, title_zh, items in (
-                (f"unsure (top genre under {UNSURE_BELOW:.0%})",
-                 f"不确定（最高流派低于 {UNSURE_BELOW:.0%}）", self.unsure),
+                ("unsure (top genre under the model's threshold)",
+                 "不确定（最高流派低于模型的阈值）", self.unsure),
                 ("not music", "不是音乐", self.not_music)):
             lines.append(f"{title_zh if zh else title_en}: {len(items)}")
             lines += [f"  {t.path}" for t in items[:20]]

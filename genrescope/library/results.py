@@ -7,8 +7,6 @@ from pathlib import Path
 
 from ..labels import genre as genre_of
 
-#: Top-genre probability under which a track is listed as unsure.
-UNSURE_BELOW = 0.60
 #: Labels that mean "this is not music" when a model has them.
 NOT_MUSIC_LABELS = frozenset({"speech", "noise", "silence", "not_music", "non_music"})
 
@@ -58,7 +56,8 @@ class Track:
 
     @property
     def unsure(self) -> bool:
-        return self.error is None and bool(self.top) and self.top[0][1] < UNSURE_BELOW
+        """The indexer's "ambiguous" warning: the top genre under the model's threshold."""
+        return self.error is None and any(w["code"] == "ambiguous" for w in self.warnings)
 
     @property
     def not_music(self) -> bool:

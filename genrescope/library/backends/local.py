@@ -15,6 +15,7 @@ import signal
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from ...errors import GenrescopeError
 from ..analyse import WindowPlan, analyse_track, model_version, set_threads
 from ..record import FileJob, TrackRecord
 
@@ -93,7 +94,14 @@ class LocalBackend:
                     return
                 done, in_flight = cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)
                 for fut in done:
-                    yield fut.result()
+                    try:
+                        record = fut.result()
+                    except cf.process.BrokenProcessPool as exc:
+                        raise GenrescopeError(
+                            "A worker process stopped (it could not load the model, or it was "
+                            "killed; see above). The tracks analysed so far are saved: run the "
+                            "same command again to continue.") from exc
+                    yield record
         finally:
             self.close()
 
