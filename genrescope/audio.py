@@ -93,6 +93,16 @@ class AudioWarning:
     message: str
     details: dict = field(default_factory=dict, compare=False)
 
+    def text(self, lang: str = "en") -> str:
+        """The message in ``lang`` (``"en"`` or ``"zh"``, see :mod:`genrescope.i18n`)."""
+        from .i18n import warning_text
+
+        return warning_text(self.code, self.message, self.details, lang)
+
+    def to_dict(self, lang: str = "en") -> dict:
+        """``{"code", "message"}`` with the message in ``lang``."""
+        return {"code": self.code, "message": self.text(lang)}
+
 
 def load_audio(
     path: str | os.PathLike,

@@ -51,7 +51,8 @@ def server(official_models_dir, tmp_path_factory):
     log = open(tmp.parent / "server.log", "w+")
     proc = subprocess.Popen(
         [sys.executable, "-m", "genrescope.cli", "serve", "--port", str(port),
-         "--models-dir", str(official_models_dir), "--model", MODEL, "--device", "cpu"],
+         "--models-dir", str(official_models_dir), "--model", MODEL, "--device", "cpu",
+         "--precision", "fp32"],
         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))   # no proxy

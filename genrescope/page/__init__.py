@@ -1,19 +1,26 @@
 """The Gradio page of ``genrescope serve``: record or upload, top 5, notes,
 spectrogram, model switch, language. A thin shell over the server's
 :class:`~genrescope.server.service.Service` (the same model pool as the API).
+
+Modules: :mod:`.guard` (only this page's uploads are read), :mod:`.text`
+(the EN/ZH texts), :mod:`.render` (a prediction as the page draws it).
+Other features plug in with one call each in :func:`build_page` (see the
+``# --- hook:`` comments), from modules of their own in this package.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 from pathlib import Path
 
-from .audio import AUDIO_EXTENSIONS
-from .errors import GenrescopeError
-from .predict import Prediction
-from .server.service import MAX_ANALYSES, Service, hide_path
-from .server.uploads import safe_extension
+from ..audio import AUDIO_EXTENSIONS
+from ..errors import GenrescopeError
+from ..server.service import MAX_ANALYSES, Service, hide_path
+from ..server.uploads import safe_extension
+from .guard import REFUSED, guarded_blocks, is_page_file
+from .render import render as _render, summary as _summary
+from .text import DEMO_NAMES, TEXT
+
+__all__ = ["REFUSED", "build_page", "examples", "is_page_file"]
 
 
 def examples(service: Service, examples_dir) -> list[str]:
@@ -26,7 +33,7 @@ def examples(service: Service, examples_dir) -> list[str]:
                       if p.suffix.lower() in AUDIO_EXTENSIONS)[:24]
     import soundfile as sf
 
-    from .synth import DEMOS
+    from ..synth import DEMOS
 
     files = []
     for name, make in DEMOS.items():
@@ -36,119 +43,11 @@ def examples(service: Service, examples_dir) -> list[str]:
     return files
 
 
-TEXT = {
-    "en": dict(
-        intro="## genrescope\nRecord or upload music: the five most likely genres appear at "
-              "once. Everything runs on this computer.",
-        lang="Language / 语言", audio="Music: record with the microphone, or upload a file",
-        run="Analyse", model="Model", missing="weights missing", seconds="Seconds to analyse",
-        whole="whole file", offset="Start at (seconds)", top="Top 5 genres",
-        spectrogram="Show spectrogram", examples="Example clips (one click)",
-        timings="Analysis took {total:.2f} s: decode {decode:.2f} s, features {features:.2f} "
-                "s, network {network:.2f} s (model {model}).",
-        error="**Error:** {0}"),
-    "zh": dict(
-        intro="## genrescope 音乐流派识别\n录音或上传音乐，立即显示最可能的五种流派。全部在本机运行。",
-        lang="Language / 语言", audio="音乐：用麦克风录音，或上传文件", run="分析", model="模型",
-        missing="缺少权重文件", seconds="分析时长（秒）", whole="整个文件", offset="起始位置（秒）",
-        top="最可能的五种流派", spectrogram="显示频谱图", examples="示例音频（单击即可）",
-        timings="分析用时 {total:.2f} 秒：解码 {decode:.2f} 秒，特征 {features:.2f} 秒，"
-                "网络 {network:.2f} 秒（模型 {model}）。",
-        error="**错误：** {0}"),
-}
-WARNINGS_ZH = {
-    "silence": "录音（几乎）无声：结果没有意义。",
-    "clipping": "{clipped_fraction:.1%} 的采样被削波（满幅）：录音失真，请降低输入音量。",
-    "low_sample_rate": "采样率只有 {source_sr} Hz：缺少高频，结果不太可靠。",
-    "short": "只有 {duration_s:.1f} 秒音频：更长的录音（最好 10–30 秒）结果更可靠。",
-    "non_finite": "{count} 个采样为 NaN 或无穷大，已置为 0。",
-    "ambiguous": "最可能的流派只有 {top_probability:.0%}：模型不确定，答案可能是其中几种之一。",
-    "not_music": "这听起来不像音乐（语音、噪声、音调或静音？）：给出的任何流派都只是猜测。",
-}
-DEMO_NAMES = {"string_chords": ("string chords", "弦乐和弦"),
-              "drum_groove": ("drum groove", "鼓点律动"), "sine_sweep": ("sine sweep", "正弦扫频")}
-
-
-def _summary(pred: Prediction) -> dict:
-    """What the page keeps of a prediction to redraw it in another language."""
-    model = pred.model if pred.precision == "fp32" else f"{pred.model}, {pred.precision}"
-    return {"model": model, "timings": dict(pred.timings),
-            "top": [(g.name("en"), g.name("zh"), g.probability) for g in pred.top],
-            "warnings": [(w.code, w.message, dict(w.details)) for w in pred.warnings]}
-
-
-def _render(state: dict, lang: str) -> tuple:
-    """(bars, notes, timings) of a :func:`_summary` (or ``{"error": ...}``) in ``lang``."""
-    t = TEXT[lang]
-    if "error" in state:
-        return None, t["error"].format(state["error"]), ""
-    if not state:
-        return None, "", ""
-    bars = {(zh if lang == "zh" else en): p for en, zh, p in state["top"]}
-    notes = []
-    for code, message, details in state["warnings"]:
-        with contextlib.suppress(KeyError, ValueError):
-            message = WARNINGS_ZH[code].format(**details) if lang == "zh" else message
-        notes.append(f"- ⚠️ {message}")
-        if code == "not_music":                   # the note, in bold, instead of a genre
-            bars, notes[-1] = None, f"**{message}**"
-    return bars, "\n".join(notes), t["timings"].format(model=state["model"], **state["timings"])
-
-
-REFUSED = "Only audio uploaded to this page (or its example clips) can be analysed."
-
-
-def is_page_file(path, examples: list[str]) -> bool:
-    """Whether ``path`` is a file the page may analyse: inside Gradio's upload
-    folder, or one of the example clips. Never true for a URL; nothing is
-    opened to decide (``/dev/zero`` is refused without being read)."""
-    from gradio.utils import get_upload_folder
-
-    if not isinstance(path, (str, os.PathLike)) or "://" in os.fspath(path) \
-            or "\0" in os.fspath(path):
-        return False
-    real = os.path.realpath(path)
-    folder = os.path.realpath(get_upload_folder())
-    return real.startswith(folder + os.sep) or real in {os.path.realpath(p) for p in examples}
-
-
-def _client_paths(value) -> list:
-    """Every ``path`` a client's input value names (Gradio ``FileData`` dicts)."""
-    if isinstance(value, dict):
-        found = [value["path"]] if "path" in value else []
-        return found + [p for v in value.values() for p in _client_paths(v)]
-    if isinstance(value, (list, tuple)):
-        return [p for v in value for p in _client_paths(v)]
-    return []
-
-
-def _guarded_blocks(examples: list[str]):
-    """``gr.Blocks`` that refuses, before Gradio touches it, any input file that
-    is not an upload of this page: no server path, no URL is ever read."""
-    import gradio as gr
-
-    class GuardedBlocks(gr.Blocks):
-        async def preprocess_data(self, block_fn, inputs, state, explicit_call=False):
-            for block, value in zip(block_fn.inputs, inputs):
-                paths = _client_paths(value)
-                if isinstance(block, gr.Audio) and isinstance(value, str):
-                    paths.append(value)
-                if any(not is_page_file(p, examples) for p in paths):
-                    raise gr.Error(REFUSED, print_exception=False)   # no traceback per probe
-            try:
-                return await super().preprocess_data(block_fn, inputs, state, explicit_call)
-            except gr.Error as exc:            # Gradio's own refusals (a value not among
-                exc.print_exception = False    # the choices...): the client's error, no
-                raise                          # traceback in the server's log
-
-    return GuardedBlocks
-
-
 def build_page(service: Service, examples: list[str]):
     """The Gradio page: a thin shell over ``service`` (see module docstring)."""
     import gradio as gr
 
-    from .plot import figure_to_array, spectrogram_figure
+    from ..plot import figure_to_array, spectrogram_figure
 
     pool = service.pool
     names = [e.name for e in pool.entries()]
@@ -203,7 +102,7 @@ def build_page(service: Service, examples: list[str]):
                 gr.update(label=t["top"], value=bars), notes, timings)
 
     t = TEXT["en"]
-    with _guarded_blocks(examples)(title="genrescope", analytics_enabled=False,
+    with guarded_blocks(examples)(title="genrescope", analytics_enabled=False,
                                    delete_cache=(600, 1800)) as blocks:
         with gr.Row(equal_height=True):
             intro = gr.Markdown(t["intro"])
@@ -232,6 +131,7 @@ def build_page(service: Service, examples: list[str]):
         image = gr.Image(type="numpy", format="png", show_label=False, interactive=False,
                          visible=False, elem_id="spectrogram")
         state = gr.State({})
+        # --- hook: the timeline and "Why?" view (genrescope/page/insight.py) go here
 
         ins = [audio, model, seconds, offset, spectrogram, lang]
         outs = [top, notes, timings, image, state]
@@ -253,6 +153,7 @@ def build_page(service: Service, examples: list[str]):
         lang.change(relabel, [lang, model, state],
                     [intro, lang, audio, run, model, seconds, offset, spectrogram, examples_box,
                      top, notes, timings], api_visibility="private", queue=False)
+        # --- hook: the Library tab (genrescope/page/library.py) goes here
     return blocks
 
 

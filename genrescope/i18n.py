@@ -1,0 +1,31 @@
+"""Chinese texts of the notes a prediction carries (:class:`~genrescope.audio.AudioWarning`).
+
+The English message is written where the note is made (:mod:`genrescope.audio`,
+:mod:`genrescope.predict`); :meth:`AudioWarning.text` gives it in the asked
+language from the table below and the note's ``details``, so the CLI, the
+API and the page all answer in the same words.
+"""
+
+from __future__ import annotations
+
+#: Chinese message of each warning code, formatted with the warning's ``details``.
+WARNINGS_ZH = {
+    "silence": "录音（几乎）无声：结果没有意义。",
+    "clipping": "{clipped_fraction:.1%} 的采样被削波（满幅）：录音失真，请降低输入音量。",
+    "low_sample_rate": "采样率只有 {source_sr} Hz：缺少高频，结果不太可靠。",
+    "short": "只有 {duration_s:.1f} 秒音频：更长的录音（最好 10–30 秒）结果更可靠。",
+    "non_finite": "{count} 个采样为 NaN 或无穷大，已置为 0。",
+    "ambiguous": "最可能的流派只有 {top_probability:.0%}：模型不确定，答案可能是其中几种之一。",
+    "not_music": "这听起来不像音乐（语音、噪声、音调或静音？）：给出的任何流派都只是猜测。",
+}
+
+
+def warning_text(code: str, message: str, details: dict, lang: str = "en") -> str:
+    """``message`` (English) in ``lang``: the table's text for ``code``
+    formatted with ``details``; the English message when there is none."""
+    if lang == "zh" and code in WARNINGS_ZH:
+        try:
+            return WARNINGS_ZH[code].format(**details)
+        except (KeyError, ValueError, IndexError):
+            return message
+    return message
