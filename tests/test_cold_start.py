@@ -76,3 +76,18 @@ def test_warm_up_runs_the_whole_analysis_once(monkeypatch):
     monkeypatch.setattr(clf.model, "features", lambda y: calls.append(len(y)) or real(y))
     clf.warm_up()
     assert calls == [clf.model.sr]                   # one second at the model's rate
+
+
+def test_importing_the_package_does_not_import_torch():
+    code = ("import sys\n"
+            "import genrescope, genrescope.errors, genrescope.labels\n"
+            "print('torch' in sys.modules, genrescope.__version__)\n"
+            "from genrescope import Classifier, GenrescopeError, load_audio\n"
+            "print('torch' in sys.modules, Classifier.__name__, sorted(genrescope.__all__) == "
+            "sorted(set(dir(genrescope)) & set(genrescope.__all__)))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.strip().splitlines()[-2:]
+    assert lines[0].startswith("False ")                # the package and its version: no torch
+    assert lines[1] == "True Classifier True"            # the public names still import
