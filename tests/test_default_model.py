@@ -174,3 +174,17 @@ def test_build_tool_rebuilds_a_bundle_from_a_tiny_set(tmp_path):
     assert clf.model.extras == ("not_music",)
     pred = clf.classify(chord(3.0, SR, root_hz=200, seed=50), sr=SR)
     assert pred.top[0].label == "strings"
+
+
+def test_unsure_note_follows_the_calibrated_threshold():
+    """The "ambiguous" note compares the top probability with the bundle's
+    calibration.unsure_below, not the fixed 60 % of other models."""
+    clf = Classifier.load()
+    y = chord(6.0, SR, root_hz=220, seed=3)
+    top = clf.classify(y, sr=SR).top[0].probability
+    calibration = clf.model.config["calibration"]
+    calibration["unsure_below"] = above = min(top + 0.001, 1.0)
+    note = [w for w in clf.classify(y, sr=SR).warnings if w.code == "ambiguous"]
+    assert note and note[0].details["unsure_below"] == pytest.approx(above)
+    calibration["unsure_below"] = max(top - 0.01, 0.0)
+    assert "ambiguous" not in [w.code for w in clf.classify(y, sr=SR).warnings]
