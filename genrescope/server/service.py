@@ -146,7 +146,7 @@ class Service:
         once; at most ``max_duration_s`` seconds of audio, else 422)."""
         clf = self.pool.get(model)
         with self._slots:
-            return clf.classify(path, offset_s=offset_s, duration_s=duration_s or None,
+            return clf.classify(path, offset_s=offset_s, duration_s=duration_s,
                                 top_k=top_k, max_duration_s=self.max_duration_s)
 
     def keep(self, path, ext: str, result: dict) -> None:
