@@ -24,8 +24,8 @@ Two methods:
     bundle; with other labels its last linear layer is replaced). Images are
     cached; ``DIR/checkpoint.pt`` lets an interrupted run resume.
 
-Both split by file (never by chunk), per genre, reproducibly
-(:func:`genrescope.dataset.stratified_split`), keep the best validation
+Both split by song (never by chunk; files of one song on one side), per
+genre, reproducibly (:func:`genrescope.dataset.grouped_split`), keep the best validation
 epoch as ``DIR/model.safetensors`` + ``DIR/config.json``, and end with
 :func:`genrescope.evaluate.evaluate` of the saved bundle on the validation
 files (``DIR/report.json``, ``DIR/confusion.png``).
@@ -621,10 +621,10 @@ def cross_validate(data: str | os.PathLike, k: int = 5, *, out: str | os.PathLik
 
     Each fold trains a head on the other folds, with early stopping on a
     ``val_split`` share of *those* files (the held-out fold is never looked
-    at while training), and predicts its held-out files. Folds are
-    :func:`genrescope.dataset.stratified_folds`; embeddings come from the
-    same cache as :func:`train`. With ``out``, the pooled report is saved
-    there (``report.json``, ``confusion.png``); no model is kept.
+    at while training), and predicts its held-out files. Embeddings come
+    from the same cache as :func:`train`. With ``out``, the pooled report is
+    saved there (``report.json``, ``confusion.png``, ``reliability.png``); no
+    model is kept.
 
     Folds are by song (:func:`genrescope.dataset.grouped_folds`): a GTZAN
     clip and an excerpt of it with the same ``<genre>.<id>`` are held out
