@@ -199,18 +199,18 @@ def main() -> int:
     cap = 1.0 / driver_s
     print(f"\ndriver per track: put {1000 * put_med:.2f} ms (p95 {1000 * put_p95:.2f}), Ray "
           f"bookkeeping {1000 * driver_cpu:.2f} ms CPU => {cap:.0f} tracks/s "
-          f"({3600 * cap:,.0f} tracks/h) before the writer limits")
+          f"({3600 * cap:,.0f} tracks/h) before the driver limits")
     print(f"scan: hashing {mb / hash_s:.0f} MB/s here ({1000 * hash_per:.1f} ms/track of "
           f"{mb / n:.1f} MB); a 4-min MP3 (~5 MB) at 1 Gbit/s (~110 MB/s) from shared "
           f"storage: ~{110 / 5:.0f} tracks/s on a first run")
     print(f"per worker: {per_worker:.3f} tracks/s ({3600 * per_worker:.0f} tracks/h); "
-          f"workers until the writer limits: {cap / per_worker:,.0f}")
+          f"workers until the driver limits: {cap / per_worker:,.0f}")
     print(f"\n{'nodes x cores':<14} {'workers':>7} {'tracks/h (workers)':>18} "
           f"{'limited by':>11} {'100k tracks':>12}")
     for nodes, cores in ((1, 2), (1, 16), (4, 16), (16, 16), (64, 16), (256, 32)):
         w = nodes * cores
         rate = min(w * per_worker, cap)
-        who = "workers" if w * per_worker < cap else "writer"
+        who = "workers" if w * per_worker < cap else "driver"
         print(f"{f'{nodes} x {cores}':<14} {w:>7} {3600 * w * per_worker:>18,.0f} {who:>11} "
               f"{100_000 / rate / 3600:>10.1f} h")
     return 0
