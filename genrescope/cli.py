@@ -210,7 +210,7 @@ def cmd_classify(args) -> int:
 
     bar = tqdm(files, unit="file", disable=len(files) < 3, file=sys.stderr, leave=False)
     for path in bar:
-        bar.set_postfix_str(os.path.basename(path)[-30:])
+        bar.set_postfix_str(short_name(os.path.basename(path)))
         try:
             pred = clf.classify(path, offset_s=args.offset, duration_s=args.duration,
                                 top_k=args.top)
@@ -240,6 +240,12 @@ def cmd_classify(args) -> int:
     return EXIT_USER_ERROR if failed else 0
 
 
+def short_name(name: str, width: int = 30) -> str:
+    """``name`` cut on the right to ``width`` characters (``…`` marks the cut):
+    a progress bar shows how a file name begins, the part a person reads."""
+    return name if len(name) <= width else name[:width - 1] + "…"
+
+
 def _table(r: dict) -> str:
     if "error" in r:
         return f"{r['file']}\n  error: {r['error']}\n"
@@ -247,6 +253,8 @@ def _table(r: dict) -> str:
     model = r["model"] if r["precision"] == "fp32" else f"{r['model']} {r['precision']}"
     lines = [f"{r['file']}  ({model}, {a['offset_s']:g}-{a['offset_s'] + a['duration_s']:.1f}"
              f" s, {r['timings']['total']:.2f} s)"]
+    if r.get("score") == "tags":
+        lines.append("  tags (each scored on its own: they do not add up to 100 %)")
     width = max(_display_width(g["name"]) for g in r["top"])
     for rank, g in enumerate(r["top"], 1):
         p = g["probability"]

@@ -20,14 +20,17 @@ MAX_PANELS = 3
 
 
 def spectrogram_figure(prediction: Prediction, *, title: str | None = None,
-                       width_in: float = 10.0):
+                       width_in: float = 10.0, lang: str = "en"):
     """What the model analysed, time in seconds on x, pitch (note names for
     CQT, Hz for mel) on y.
 
     Up to :data:`MAX_PANELS` chunks (the 11.4 s CQT images): one panel per
     chunk, each exactly the model's picture. More chunks (musicnn's 3 s
     patches): one strip of the whole analysed spectrogram, chunk boundaries
-    dashed, each chunk's own top genre written above it.
+    dashed, each chunk's own top genre written above it. A chunk's score is
+    the same kind of number as the clip's (``Prediction.score``): its
+    timeline scores, rescaled to add up to 1 when the clip's are.
+    ``lang``: language of the axis titles, chunk titles and genre names.
 
     Returns
     -------
@@ -47,29 +50,33 @@ def spectrogram_figure(prediction: Prediction, *, title: str | None = None,
     fig = Figure(figsize=(width_in, 2.6 * len(panels) + 0.6), layout="constrained")
     axes = fig.subplots(len(panels), 1, squeeze=False)[:, 0]
     ticks, tick_labels, y_label = _pitch_axis(prediction)
+    text, family = _TEXT[lang], _fonts(lang)
+    chunk_scores = [c.probabilities for c in prediction.timeline.chunks] \
+        if prediction.timeline is not None else prediction.chunk_probabilities
     first = 0
     for ax, (image, spans) in zip(axes, panels):
         start, stop = (0, features.spec_db.shape[1]) if strip else spans[0]
         ax.imshow(image, aspect="auto", interpolation="nearest",
                   extent=(seconds(start), seconds(stop), 0, n_rows))
         ax.set_yticks(ticks, tick_labels)
-        ax.set_ylabel(y_label)
+        ax.set_ylabel(text[y_label], fontfamily=family)
         for i, (a, b) in enumerate(spans, start=first):
-            scores = prediction.chunk_probabilities[i]
+            scores = chunk_scores[i]
             best = int(np.argmax(scores))
-            label = f"{prediction.genres[best].en} {scores[best]:.0%}"
+            label = f"{prediction.genres[best].name(lang)} {scores[best]:.0%}"
             if strip:
                 ax.axvline(seconds(a), color="white", lw=0.8, ls="--")
                 ax.text((seconds(a) + seconds(b)) / 2, n_rows * 1.01, label, ha="center",
-                        va="bottom", fontsize=7, rotation=20)
+                        va="bottom", fontsize=7, rotation=20, fontfamily=family)
             else:
-                ax.set_title(f"chunk {i + 1}: {seconds(a):.1f}-{seconds(b):.1f} s",
-                             fontsize=9, loc="left")
-                ax.set_title(f"this chunk: {label}", fontsize=9, loc="right")
+                ax.set_title(text["chunk"].format(i=i + 1, a=seconds(a), b=seconds(b)),
+                             fontsize=9, loc="left", fontfamily=family)
+                ax.set_title(text["this_chunk"].format(label), fontsize=9, loc="right",
+                             fontfamily=family)
         first += len(spans)
-    axes[-1].set_xlabel("Time (s)")
+    axes[-1].set_xlabel(text["time"], fontfamily=family)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, fontfamily=family)
     return fig
 
 
@@ -146,13 +153,15 @@ _TEXT = {
            "why": "Why {genre} ({p:.0%})? Red: silencing this part lowers the probability "
                   "(it made the model say so); blue: raises it",
            "scale": "Drop in P({genre}) when silenced\n(percentage points)",
-           "timeline": "Genres over time (each analysed chunk)", "leading": "leading"},
+           "timeline": "Genres over time (each analysed chunk)", "leading": "leading",
+           "chunk": "chunk {i}: {a:.1f}-{b:.1f} s", "this_chunk": "this chunk: {}"},
     "zh": {"time": "时间（秒）", "probability": "概率", "Pitch (note)": "音高（音名）",
            "Frequency (Hz)": "频率（Hz）", "Frequency band": "频带",
            "why": "为什么是{genre}（{p:.0%}）？红色：静音该区域会降低该流派的概率"
                   "（是它让模型这样判断）；蓝色：会提高",
            "scale": "静音后{genre}概率的下降\n（百分点）",
-           "timeline": "流派随时间的变化（每个分析片段）", "leading": "主导"},
+           "timeline": "流派随时间的变化（每个分析片段）", "leading": "主导",
+           "chunk": "片段 {i}：{a:.1f}–{b:.1f} 秒", "this_chunk": "本片段：{}"},
 }
 
 

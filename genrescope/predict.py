@@ -90,6 +90,12 @@ class Prediction:
     embedding : np.ndarray or None
         The clip embedding (as :meth:`Classifier.embed_audio`), when
         ``classify(..., embed=True)`` asked for it (same network pass).
+    score : {"probability", "tags"}
+        What a score is, the same for the clip, each chunk, the CLI, the JSON
+        and the page: ``"probability"``, scores over the labels that add up to
+        1 (softmax, or a tagger's genre tags rescaled: ``Model.normalise``);
+        ``"tags"``, each label's own probability (a tagger's sigmoid), which
+        do not add up to 1.
     """
 
     model: str
@@ -106,6 +112,13 @@ class Prediction:
     precision: str = "fp32"
     timeline: Timeline | None = None
     embedding: np.ndarray | None = None
+    score: str = "probability"
+
+    @property
+    def is_tags(self) -> bool:
+        """Whether the scores are independent tag probabilities (a tagger such
+        as ``msd_musicnn``: sigmoid, not rescaled), which do not add up to 1."""
+        return self.score == "tags"
 
     @property
     def images(self) -> list:
@@ -118,9 +131,10 @@ class Prediction:
             "file": self.source,
             "model": self.model,
             "precision": self.precision,
+            "score": self.score,
             "top": [g.to_dict(lang) for g in self.top],
             "majority_vote": self.majority.to_dict(lang) | {"votes": self.majority.probability},
-            "warnings": [{"code": w.code, "message": w.message} for w in self.warnings],
+            "warnings": [w.to_dict(lang) for w in self.warnings],
             "audio": {"offset_s": round(self.audio.offset_s, 3),
                       "duration_s": round(self.audio.duration_s, 3),
                       "source_sr": self.audio.source_sr,
@@ -359,6 +373,7 @@ class Classifier:
             audio=audio,
             warnings=warnings,
             precision=self.model.precision,
+            score="probability" if self.model.normalise else "tags",
             timeline=build_timeline(chunk_scores, features.chunks, features.frame_rate_hz, genres,
                                     offset_s=audio.offset_s, duration_s=audio.duration_s,
                                     normalise=self.model.normalise),
