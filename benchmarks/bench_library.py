@@ -88,24 +88,37 @@ def bench_index(workers_list: list[int], n_mp3: int, tmp: Path,
         sets[f"{n_mp3} x 4-min MP3"] = [str(mp3_dir)]
     print(f"\nindex throughput (default model, spread:3x10); load average before: {load_avg()}")
     print(f"{'input':<42} {'workers':>7} {'tracks':>6} {'analyse s':>9} {'tracks/h':>9} "
-          f"{'audio s/s':>9} {'start-up s':>10} {'db kB/track':>11} load")
+          f"{'audio s/s':>9} {'start-up s':>10} {'db kB/track':>11} {'cpu s/track':>11} load")
     for name, roots in sets.items():
         for workers in workers_list:
             db = tmp / f"index-{len(results)}.db"
+            cpu0 = _cpu_s()
             s = index(roots, str(db), workers=workers, progress=False)
+            cpu_s = _cpu_s() - cpu0          # this process and its (reaped) workers
             size = db.stat().st_size + sum(p.stat().st_size for p in tmp.glob(db.name + "-wal"))
             row = {"input": name, "workers": workers, "tracks": s.indexed,
                    "failed": len(s.failed), "analyse_s": s.analyse_s,
                    "tracks_per_h": s.tracks_per_h, "audio_s_per_s": s.audio_s / s.analyse_s,
                    "startup_s": s.elapsed_s - s.analyse_s,
                    "db_bytes_per_track": size / max(1, s.indexed + len(s.failed)),
+                   "cpu_s_per_track": cpu_s / max(1, s.indexed + len(s.failed)),
                    "load": load_avg()}
             results[f"{name} / {workers}"] = row
             print(f"{name:<42} {workers:>7} {s.indexed:>6} {s.analyse_s:>9.1f} "
                   f"{row['tracks_per_h']:>9.0f} {row['audio_s_per_s']:>9.1f} "
                   f"{row['startup_s']:>10.1f} {row['db_bytes_per_track'] / 1000:>11.1f} "
-                  f"{row['load']}")
+                  f"{row['cpu_s_per_track']:>11.2f} {row['load']}")
+    print("cpu s/track: CPU seconds of the driver and its workers per track (start-up "
+          "included); on a quiet machine, workers x 3600 / it is the tracks/h to expect.")
     return results
+
+
+def _cpu_s() -> float:
+    import resource
+
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _lat(fn, queries) -> tuple[float, float]:
