@@ -17,6 +17,8 @@ from ..errors import GenrescopeError
 from ..server.service import MAX_ANALYSES, Service, hide_path
 from ..server.uploads import safe_extension
 from .guard import REFUSED, guarded_blocks, is_page_file
+from .insight import insight_section, summary as insight_summary
+from .library import library_tab
 from .render import render as _render, summary as _summary
 from .text import DEMO_NAMES, TEXT
 
@@ -43,7 +45,7 @@ def examples(service: Service, examples_dir) -> list[str]:
     return files
 
 
-def build_page(service: Service, examples: list[str]):
+def build_page(service: Service, examples: list[str], library=None):
     """The Gradio page: a thin shell over ``service`` (see module docstring)."""
     import gradio as gr
 
@@ -84,7 +86,7 @@ def build_page(service: Service, examples: list[str]):
                 pred = service.analyse(audio, model, offset_s=float(offset or 0),
                                        duration_s=float(seconds or 0))
                 service.keep(audio, safe_extension(audio), pred.to_dict(lang))
-                state = _summary(pred)
+                state = _summary(pred) | insight_summary(pred)
                 if show_spectrogram:              # ~1 s for 30 s of audio: only on demand
                     image = figure_to_array(spectrogram_figure(pred))
         except GenrescopeError as exc:
@@ -131,7 +133,9 @@ def build_page(service: Service, examples: list[str]):
         image = gr.Image(type="numpy", format="png", show_label=False, interactive=False,
                          visible=False, elem_id="spectrogram")
         state = gr.State({})
-        # --- hook: the timeline and "Why?" view (genrescope/page/insight.py) go here
+        # --- hook: the timeline and "Why?" view (genrescope/page/insight.py)
+        insight_section(service, audio=audio, model=model, seconds=seconds, offset=offset,
+                        lang=lang, state=state)
 
         ins = [audio, model, seconds, offset, spectrogram, lang]
         outs = [top, notes, timings, image, state]
@@ -153,7 +157,9 @@ def build_page(service: Service, examples: list[str]):
         lang.change(relabel, [lang, model, state],
                     [intro, lang, audio, run, model, seconds, offset, spectrogram, examples_box,
                      top, notes, timings], api_visibility="private", queue=False)
-        # --- hook: the Library tab (genrescope/page/library.py) goes here
+        # --- hook: the Library tab (genrescope/page/library.py), with serve --db
+        if library is not None:
+            library_tab(library, lang=lang)
     return blocks
 
 

@@ -16,9 +16,13 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import GenrescopeError
 from ..explain import DEFAULT_BUDGET, explain_prediction
+from ..labels import Genre
 from ..server.service import Service, hide_path
+from ..timeline import Timeline, TimelineChunk
 
 LANGS = ("en", "zh")
 #: Most forward passes the page offers for one explanation (the API allows more).
@@ -48,8 +52,25 @@ TEXT = {
 
 
 def summary(pred) -> dict:
-    """What the page's result state keeps for these views (merged into its summary)."""
-    return {"timeline": pred.timeline}
+    """What the page's result state keeps for these views (merged into its summary):
+    the timeline as plain values (Gradio hashes the state to see it change)."""
+    tl = pred.timeline
+    if tl is None:
+        return {}
+    return {"timeline": {
+        "genres": [(g.id, g.en, g.zh) for g in tl.genres], "start_s": tl.start_s,
+        "end_s": tl.end_s, "chunks": [(c.start_s, c.end_s, c.probabilities.tolist(),
+                                       c.input_start_s, c.input_end_s) for c in tl.chunks]}}
+
+
+def _timeline(kept: dict | None) -> Timeline | None:
+    """The :class:`Timeline` :func:`summary` kept, or ``None``."""
+    tl = (kept or {}).get("timeline")
+    if not tl or not tl["chunks"]:
+        return None
+    return Timeline([Genre(*g) for g in tl["genres"]],
+                    [TimelineChunk(a, b, np.asarray(p, dtype=np.float32), c, d)
+                     for a, b, p, c, d in tl["chunks"]], tl["start_s"], tl["end_s"])
 
 
 @dataclass
@@ -72,8 +93,8 @@ def _timeline_views(kept: dict | None, lang: str) -> tuple:
 
     from ..plot import figure_to_array, timeline_figure
 
-    timeline = (kept or {}).get("timeline")
-    if timeline is None or not timeline.chunks:
+    timeline = _timeline(kept)
+    if timeline is None:
         return gr.update(value=None, visible=False), ""
     t = TEXT[lang]
     chart = figure_to_array(timeline_figure(timeline, lang=lang, title=t["timeline"]))
@@ -84,7 +105,7 @@ def _genre_choices(kept: dict | None, lang: str) -> list:
     """("the top genre", "") then the top genres of the result, by label id."""
     kept = kept or {}
     choices = [(TEXT[lang]["top_genre"], "")]
-    timeline = kept.get("timeline")
+    timeline = _timeline(kept)
     if timeline is not None:
         by_en = {g.name("en"): g for g in timeline.genres}
         choices += [(g.name(lang), g.id) for g in (by_en.get(en) for en, _, _ in

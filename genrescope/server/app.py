@@ -99,7 +99,7 @@ def create_app(models_dir=None, model=None, examples_dir=None, max_upload_mb=100
     include_library(app, db, models_dir)
     app.include_router(explain_router(service, MultipartUpload, hide_path))
     add_fallback(app)                                 # after every other API route
-    blocks = build_page(service, examples)
+    blocks = build_page(service, examples, library=app.state.library)
     allowed = [str(Path(p).parent) for p in examples]
     app = gr.mount_gradio_app(
         app, blocks, path="/", footer_links=["api"], run_history=False, ssr_mode=False,
