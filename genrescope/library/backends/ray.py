@@ -146,6 +146,11 @@ class RayBackend:
                                       "leave it out to start Ray on this machine.") from exc
             self._owns_ray = True
         have = ray.cluster_resources()
+        started_here = self._owns_ray and not (self.address or os.environ.get("RAY_ADDRESS"))
+        if started_here and have.get("CPU", 0) < self.workers:
+            raise GenrescopeError(f"--workers {self.workers}: the Ray started on this machine "
+                                  f"has {have.get('CPU', 0):g} CPUs; use at most that many "
+                                  "workers, or --address to join a cluster.")
         if self.gpus and have.get("GPU", 0) == 0:
             raise GenrescopeError("--gpus asks for GPU workers but the Ray cluster has no GPU: "
                                   "leave --gpus out, or add GPU nodes.")
