@@ -57,7 +57,7 @@ def test_timeline_and_why_in_both_languages(page, two_halves):  # noqa: F811
     chart_en = _image_src(page, "#timeline")
     segments = _wait_text(page, "#segments", r"0:00-")
     # the segments tile the analysed window (24 s) and name genres in English
-    assert re.search(r"0:00-\d:\d\d", segments) and segments.rstrip().split("-")[-1]
+    assert re.search(r"0:00-\d:\d\d", segments), segments
     assert "0:24" in segments, segments
     assert any(name in segments for name in EN_NAMES), segments
 

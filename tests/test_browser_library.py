@@ -95,7 +95,7 @@ def test_library_tab_search_track_similar_map(lib_page):
     pg.click("#lib-show-map")
     pg.wait_for_selector("#lib-map-frame")
     frame = pg.frame_locator("#lib-map-frame")
-    frame.locator(".js-plotly-plot").wait_for(timeout=TIMEOUT_MS)
+    frame.locator(".js-plotly-plot .legend").wait_for(timeout=TIMEOUT_MS)
     assert "Library map: 8 tracks" in frame.locator("body").inner_text()
     out = REPO / "test-artifacts" / "library-en.png"
     out.parent.mkdir(exist_ok=True)
@@ -106,6 +106,7 @@ def test_library_tab_search_track_similar_map(lib_page):
                          timeout=TIMEOUT_MS)
     assert pg.locator("button[role=tab]:has-text('音乐库')").count() == 1
     frame.locator("text=音乐库地图").wait_for(timeout=TIMEOUT_MS)
+    frame.locator(".js-plotly-plot .legend").wait_for(timeout=TIMEOUT_MS)
     pg.screenshot(path=str(out.with_name("library-zh.png")), full_page=True)
 
 
