@@ -63,3 +63,12 @@ def test_library_track_timeline_and_similar_table():
     assert "a\\|b" in table and "shares Jazz" in table and "0.93" in table
     assert _similar_table([], "en") == ""
     assert 'src="api/v1/library/tracks/3/audio"' in _player(3)
+
+
+def test_budget_from_the_slider_is_bounded():
+    from genrescope.explain import DEFAULT_BUDGET
+    from genrescope.page.insight import MAX_PAGE_BUDGET, _budget
+
+    assert _budget(6, 2) == 6 and _budget(1, 4) == 4 and _budget(10**9, 1) == MAX_PAGE_BUDGET
+    assert _budget(float("nan"), 1) == DEFAULT_BUDGET == _budget("x", 1) == _budget(None, 1)
+    assert _budget(7.6, 1) == 8

@@ -165,7 +165,7 @@ def insight_section(service: Service, *, audio, model, seconds, offset, lang, st
             clf = service.pool.get(model_name)
             with one_at_a_time:
                 result = explain_prediction(clf, pred, genre=wanted or None,
-                                            budget=int(min(max(passes, n_chunks), MAX_PAGE_BUDGET)))
+                                            budget=_budget(passes, n_chunks))
         except GenrescopeError as exc:
             shown = hide_path(exc, path, Path(path).name)
             return gr.update(visible=False), t["error"].format(shown), {}
@@ -199,6 +199,18 @@ def insight_section(service: Service, *, audio, model, seconds, offset, lang, st
               [image, notes, pictures],
               api_visibility="private", concurrency_id="analysis")
     return Insight(timeline, segments, why, genre, budget, run, image, notes)
+
+
+def _budget(passes, n_chunks: int) -> int:
+    """The slider's passes as a budget: a whole number from one per chunk to
+    :data:`MAX_PAGE_BUDGET` (a client's non-number or NaN: the default)."""
+    try:
+        wanted = float(passes)
+    except (TypeError, ValueError):
+        wanted = DEFAULT_BUDGET
+    if not np.isfinite(wanted):
+        wanted = DEFAULT_BUDGET
+    return int(min(max(round(wanted), n_chunks, 1), MAX_PAGE_BUDGET))
 
 
 def _why_notes(drawn: dict | None, lang: str) -> str:

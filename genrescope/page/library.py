@@ -164,7 +164,7 @@ def library_tab(library, *, lang) -> object:
 
     def show(track_id, lang_now):
         t = TEXT[lang_now]
-        if track_id is None:
+        if not isinstance(track_id, (int, str)) or not str(track_id).isdigit():
             return "", "", gr.update(visible=False), gr.update(visible=False), "", ""
         try:
             track = library.track(int(track_id))
