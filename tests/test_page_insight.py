@@ -72,3 +72,9 @@ def test_budget_from_the_slider_is_bounded():
     assert _budget(6, 2) == 6 and _budget(1, 4) == 4 and _budget(10**9, 1) == MAX_PAGE_BUDGET
     assert _budget(float("nan"), 1) == DEFAULT_BUDGET == _budget("x", 1) == _budget(None, 1)
     assert _budget(7.6, 1) == 8
+
+
+def test_markdown_cells_show_file_names_literally():
+    from genrescope.page.library import _cell
+
+    assert _cell("Dance_No_5_(x)*|<b>") == "Dance\\_No\\_5\\_\\(x\\)\\*\\|&lt;b&gt;"

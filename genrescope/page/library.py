@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 import tempfile
 import threading
 
@@ -92,7 +93,8 @@ def _similar_table(hits: list, lang: str) -> str:
 
 
 def _cell(text: str) -> str:
-    return html.escape(text).replace("|", "\\|")
+    """``text`` shown literally in Markdown (file names hold ``_``, ``*``, ``|``...)."""
+    return re.sub(r"([\\`*_{}\[\]()<>#+!|~-])", r"\\\1", html.escape(text, quote=False))
 
 
 def library_tab(library, *, lang) -> object:
