@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import pytest
 import soundfile as sf
 
+from conftest import FORMATS, write_audio
 from genrescope.labels import CCMUSIC_GENRES
 from genrescope.synth import chord
 
@@ -161,8 +162,7 @@ def top5(pg, names=EN_NAMES) -> list[tuple[str, float]]:
 
 
 def upload(pg, path: Path) -> None:
-    pg.click("#audio button[aria-label='Upload file']")
-    pg.set_input_files("#audio input[type=file]", str(path))
+    pg.set_input_files("#upload input[type=file]", str(path))
 
 
 @pytest.mark.browser
@@ -194,7 +194,8 @@ def test_language_switch(page, upload_clip):
     page.click("#lang label:has-text('中文')")
     rows = top5(page, ZH_NAMES)
     assert all(name in ZH_NAMES for name, _ in rows)
-    assert "音乐" in page.inner_text("#audio")          # the page's own labels too
+    assert "录音" in page.inner_text("#audio")          # the page's own labels too
+    assert "上传" in page.inner_text("#upload")
     assert "模型" in page.inner_text("#model")
     assert "分析用时" in page.inner_text("#timings")
 
@@ -210,14 +211,130 @@ def test_language_switch_during_analysis(page, upload_clip):
 
 
 @pytest.mark.browser
-def test_example_click_and_missing_model(page):
-    page.click("text=drum groove")
+def test_real_examples_with_credits(page):
+    """The shipped example clips: readable names (EN and ZH), credits shown."""
+    credits = page.inner_text("#credits")
+    assert "Kevin MacLeod" in credits and "CC BY 3.0" in credits and "public domain" in credits
+    for synthetic in ("drum groove", "sine sweep", "string chords"):
+        assert page.locator(f"text={synthetic}").count() == 0
+    page.click("text=Vibe Ace (jazz)")
     assert len(top5(page)) == 5
+    page.click("#lang label:has-text('中文')")
+    page.wait_for_selector("text=勃拉姆斯：匈牙利舞曲第五号（弦乐团）")
+    assert "示例音频" in page.inner_text("#credits")
+
+
+@pytest.mark.browser
+def test_model_list_only_usable(page, official_models_dir):
+    """Only models that load are offered; the others are one line and a help
+    section, with no server path anywhere on the page."""
     page.click("#model input")
-    page.click("[role=option]:has-text('vgg16_bn_cqt')")
-    page.wait_for_function("document.querySelector('#notes').innerText.includes('save.pt')",
+    options = [o.inner_text().strip().split("\n")[-1]       # the chosen one has a ✓
+               for o in page.locator("[role=option]").all()]
+    page.keyboard.press("Escape")
+    assert MODEL in options and "genres" in options and "msd_musicnn" in options
+    assert not any(o.startswith(("vgg16", "vgg13", "vgg11")) or "missing" in o for o in options)
+    more = page.inner_text("#more-models")
+    assert "need a download" in more
+    assert page.locator("#more-models a[href='#models-help']").count() == 1
+    assert "vgg16_bn_cqt" in page.inner_text("#models-help")
+    html = page.content()
+    assert str(official_models_dir) not in html and str(REPO) not in html
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format_uploads(page, tmp_path, fmt):
+    """Each format the CLI decodes uploads and is analysed (Chrome calls a
+    .webm file video/webm, which Gradio's Audio upload refused)."""
+    path = write_audio(tmp_path / f"clip.{fmt}", chord(6.0, 44100), 44100)
+    upload(page, path)
+    assert len(top5(page)) == 5
+    assert page.locator("text=Invalid file type").count() == 0
+
+
+@pytest.mark.browser
+def test_headline_only_when_sure(page, upload_clip):
+    """Random weights are never sure: no big headline, the candidates named plainly."""
+    upload(page, upload_clip)
+    rows = top5(page)
+    head = page.inner_text("#headline")
+    assert head.startswith("Not sure.")
+    assert rows[0][0] in head and page.locator("#headline h2").count() == 0
+
+
+@pytest.mark.browser
+def test_tag_model_shows_tags(page, upload_clip):
+    """A tagger's scores are tags, not a distribution of genres."""
+    page.click("#model input")
+    page.click("[role=option]:text-is('msd_musicnn')")
+    upload(page, upload_clip)
+    page.wait_for_function("document.querySelector('#headline').innerText.includes('Tags')",
                            timeout=TIMEOUT_MS)
-    assert "vgg16_bn_cqt" in page.inner_text("#notes")
+    page.wait_for_function("document.querySelector('#top').innerText.includes('Top 5 tags')",
+                           timeout=TIMEOUT_MS)
+    label = page.inner_text("#top")
+    assert "tags" in label and "do not add up to 100 %" in label and "genres" not in label
+
+
+@pytest.mark.browser
+def test_start_at_applies_without_enter(page, upload_clip):
+    """Typing a start and leaving the field re-analyses (no Enter needed)."""
+    upload(page, upload_clip)
+    top5(page)
+    page.fill("#offset input", "10")
+    page.click("#intro")                             # leave the field, no Enter
+    page.wait_for_function("document.querySelector('#notes').innerText.includes('Only 2.0 s')",
+                           timeout=TIMEOUT_MS)
+
+
+@pytest.mark.browser
+def test_chinese_spectrogram(page, upload_clip):
+    page.click("#lang label:has-text('中文')")
+    page.click("#show-spectrogram input")
+    upload(page, upload_clip)
+    page.wait_for_selector("#spectrogram img", state="visible")
+    page.wait_for_function("document.querySelector('#spectrogram img').complete")
+    out = REPO / "test-artifacts" / "web-spectrogram-zh.png"
+    out.parent.mkdir(exist_ok=True)
+    page.locator("#spectrogram").screenshot(path=str(out))
+    assert out.stat().st_size > 20_000
+
+
+@pytest.mark.browser
+def test_phone_layout_after_recording(browser, server):
+    """390 px wide: the title stays whole and, right after a recording, the
+    result is on screen without scrolling."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                  has_touch=True, permissions=["microphone"])
+    context.set_default_timeout(TIMEOUT_MS)
+    pg = context.new_page()
+    pg.goto(server + "/", wait_until="load")
+    pg.wait_for_selector("#audio")
+    lines = pg.evaluate("""() => {
+        const h = document.querySelector('#intro h2');
+        const text = [...h.childNodes].find(n => n.nodeType === 3 && n.textContent.trim());
+        const range = document.createRange();
+        range.setStart(text, 0);
+        range.setEnd(text, 'genrescope'.length);
+        const word = range.getBoundingClientRect(), box = h.getBoundingClientRect();
+        return [range.getClientRects().length, word.right <= Math.min(box.right, 390) + 1];
+    }""")
+    assert lines == [1, True], "the title breaks inside 'genrescope' or is cut off"
+    pg.click("#audio button.record-button")
+    pg.wait_for_timeout(3000)
+    pg.click("#audio button.stop-button")
+    rows = top5(pg)
+    assert len(rows) == 5
+    pg.evaluate("window.scrollTo(0, 0)")
+    out = REPO / "test-artifacts" / "web-phone-result.png"
+    out.parent.mkdir(exist_ok=True)
+    pg.screenshot(path=str(out))
+    box = pg.locator("#headline").bounding_box()
+    model_box = pg.locator("#model").bounding_box()
+    context.close()
+    assert box["y"] + 20 < 844, f"the result starts below the screen: {box}"
+    assert box["y"] < model_box["y"], "the result must come before the settings"
 
 
 @pytest.mark.browser
@@ -237,12 +354,12 @@ def test_screenshot(page, upload_clip):
 def test_gradio_client(server, upload_clip, tmp_path):
     gradio_client = pytest.importorskip("gradio_client")
     client = gradio_client.Client(server + "/", verbose=False, download_files=str(tmp_path))
-    bars, notes, timings, image = client.predict(
+    headline, bars, notes, timings, image = client.predict(
         gradio_client.handle_file(str(upload_clip)), MODEL, 30, 0, True, "zh",
         api_name="/classify")
     assert len(bars["confidences"]) == 5
     assert all(c["label"] in ZH_NAMES for c in bars["confidences"])
-    assert "分析用时" in timings
+    assert "分析用时" in timings and "不确定" in headline      # random weights: unsure
     assert image and Path(image).is_file()
 
 

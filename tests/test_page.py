@@ -47,3 +47,91 @@ def test_model_notes_in_chinese(code, details):
 
     w = AudioWarning(code, "english", details)
     assert _has_cjk(w.text("zh")) and w.text("en") == "english"
+
+
+# ------------------------------------------------------------- headline rule
+def _state(top, codes=(), score="probability"):
+    return {"model": "m", "score": score, "timings": {k: 0.1 for k in
+                                                      ("total", "decode", "features", "network")},
+            "top": [(n, n + "zh", p) for n, p in top],
+            "warnings": [(c, c, {"top_probability": 0.3}) for c in codes]}
+
+
+def test_headline_big_only_when_sure():
+    from genrescope.page.render import headline, render
+
+    sure = _state([("Jazz", 0.9), ("Blues", 0.05)])
+    assert headline(sure, "en").startswith("## Jazz")
+    unsure = _state([("Jazz", 0.31), ("Blues", 0.22), ("Rock", 0.15)], ["ambiguous"])
+    text = headline(unsure, "en")
+    assert "##" not in text and text.startswith("**Not sure.**")
+    assert "Jazz 31%" in text and "Blues 22%" in text and "Rock 15%" in text
+    assert "##" not in headline(_state([("Jazz", 0.9)], ["not_music"]), "en")
+    top_line, bars, _, notes, _ = render(_state([("Jazz", 0.9)], ["not_music"]), "en")
+    assert bars is None and "##" not in top_line          # the note replaces the answer
+    assert headline(sure, "zh").startswith("## Jazzzh")
+
+
+def test_tags_are_labelled_tags():
+    from genrescope.page.render import headline, render
+
+    state = _state([("Rock", 0.8), ("Guitar", 0.7), ("Male", 0.6)], score="tags")
+    assert "##" not in headline(state, "en") and "Tags" in headline(state, "en")
+    _, _, heading, _, _ = render(state, "en")
+    assert "tags" in heading and "genres" not in heading
+    _, _, heading, _, _ = render(_state([("Jazz", 0.9)]), "en")
+    assert heading == "Top 5 genres"
+
+
+def test_progress_bar_names_cut_on_the_right():
+    from genrescope.cli import short_name
+
+    name = "Kevin_MacLeod_-_Vibe_Ace_and_a_long_tail.hq.ogg"
+    assert short_name(name).startswith("Kevin_MacLeod") and short_name(name).endswith("…")
+    assert len(short_name(name)) == 30 and short_name("a.wav") == "a.wav"
+
+
+# ------------------------------------------------------ one score per model
+@pytest.mark.slow
+@pytest.mark.parametrize("name, score", [("musicnn_genres", "probability"),
+                                         ("msd_musicnn", "tags")])
+def test_one_score_everywhere(name, score):
+    """Bars (top), chunk labels of the spectrogram, the timeline and the JSON
+    use one kind of score: probabilities adding up to 1, or a tagger's tags."""
+    from genrescope import Classifier
+    from genrescope.plot import spectrogram_figure
+    from genrescope.synth import chord
+
+    clf = Classifier.load(name, device="cpu", precision="fp32")
+    pred = clf.classify(chord(15.0, clf.model.sr), sr=clf.model.sr, duration_s=None)
+    assert pred.score == score and pred.to_dict()["score"] == score
+    chunks = np.array([c.probabilities for c in pred.timeline.chunks])
+    totals = np.array(list(pred.probabilities.values())).sum(), chunks.sum(axis=1)
+    if score == "probability":
+        assert np.allclose(totals[0], 1, atol=1e-4) and np.allclose(totals[1], 1, atol=1e-4)
+    else:
+        assert totals[0] > 1.05                       # tags: no distribution
+    fig = spectrogram_figure(pred)
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    expected = []
+    for p in chunks:
+        best = int(np.argmax(p))
+        expected.append(f"{pred.genres[best].en} {p[best]:.0%}")
+    assert texts == expected
+
+
+@pytest.mark.slow
+def test_spectrogram_in_chinese():
+    from genrescope import Classifier
+    from genrescope.plot import spectrogram_figure
+    from genrescope.synth import chord
+
+    clf = Classifier.load("musicnn_genres", device="cpu", precision="fp32")
+    pred = clf.classify(chord(15.0, clf.model.sr), sr=clf.model.sr, duration_s=None)
+    fig = spectrogram_figure(pred, lang="zh")
+    ax = fig.axes[-1]
+    assert ax.get_xlabel() == "时间（秒）" and _has_cjk(ax.get_ylabel())
+    assert ax.texts and all(_has_cjk(t.get_text()) for t in ax.texts)
+    from genrescope.plot import figure_to_array
+
+    assert figure_to_array(fig).shape[2] == 3                # draws with the CJK font

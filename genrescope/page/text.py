@@ -4,23 +4,48 @@ from __future__ import annotations
 
 TEXT = {
     "en": dict(
-        intro="## genrescope\nRecord or upload music: the five most likely genres appear at "
-              "once. Everything runs on this computer.",
-        lang="Language / 语言", audio="Music: record with the microphone, or upload a file",
-        run="Analyse", model="Model", missing="weights missing", seconds="Seconds to analyse",
-        whole="whole file", offset="Start at (seconds)", top="Top 5 genres",
+        intro="## genrescope\nRecord or upload music: the most likely genres appear at once. "
+              "Everything runs on this computer.",
+        lang="Language / 语言", audio="Record with the microphone",
+        upload="…or upload a music file", run="Analyse again", model="Model",
+        seconds="Seconds to analyse", whole="whole file", offset="Start at (seconds)",
+        top="Top 5 genres",
+        top_tags="Top 5 tags (each tag scored on its own: they do not add up to 100 %)",
+        sure="## {name}\n**{p:.0%}** sure",
+        unsure="**Not sure.** The most likely: {candidates}.",
+        tags="**Tags heard most:** {candidates}.",
         spectrogram="Show spectrogram", examples="Example clips (one click)",
+        credits="Example clips: {0}.",
+        more_models="{n} more models need a download first: see [More models](#models-help).",
+        help_title="More models",
+        help="The ccmusic-database 16-genre models ({names}) are not shipped with "
+             "genrescope. Download a model's `save.pt` from the ccmusic-database "
+             "`music_genre` model repository and put it in the models folder the server "
+             "was started with, as `<name>/save.pt` (`genrescope serve --models-dir DIR`, "
+             "default `./models`); then reload this page. `genrescope models` on the "
+             "server's computer lists what is found and where it is looked for.",
         timings="Analysis took {total:.2f} s: decode {decode:.2f} s, features {features:.2f} "
                 "s, network {network:.2f} s (model {model}).",
         error="**Error:** {0}"),
     "zh": dict(
-        intro="## genrescope 音乐流派识别\n录音或上传音乐，立即显示最可能的五种流派。全部在本机运行。",
-        lang="Language / 语言", audio="音乐：用麦克风录音，或上传文件", run="分析", model="模型",
-        missing="缺少权重文件", seconds="分析时长（秒）", whole="整个文件", offset="起始位置（秒）",
-        top="最可能的五种流派", spectrogram="显示频谱图", examples="示例音频（单击即可）",
+        intro="## genrescope 音乐流派识别\n录音或上传音乐，立即显示最可能的流派。全部在本机运行。",
+        lang="Language / 语言", audio="用麦克风录音", upload="……或上传音乐文件",
+        run="重新分析", model="模型", seconds="分析时长（秒）", whole="整个文件",
+        offset="起始位置（秒）", top="最可能的五种流派",
+        top_tags="最可能的五个标签（每个标签单独打分，总和不是 100%）",
+        sure="## {name}\n**{p:.0%}** 把握",
+        unsure="**不确定。** 最可能的是：{candidates}。",
+        tags="**最明显的标签：** {candidates}。",
+        spectrogram="显示频谱图", examples="示例音频（单击即可）",
+        credits="示例音频：{0}。",
+        more_models="另有 {n} 个模型需要先下载：见[更多模型](#models-help)。",
+        help_title="更多模型",
+        help="ccmusic-database 的 16 流派模型（{names}）不随 genrescope 附带。请从 "
+             "ccmusic-database 的 `music_genre` 模型仓库下载模型的 `save.pt`，放到服务器启动时"
+             "使用的模型文件夹中，路径为 `<名称>/save.pt`（`genrescope serve --models-dir DIR`，"
+             "默认 `./models`），然后重新载入本页。在服务器所在的电脑上运行 `genrescope models` "
+             "可查看找到了哪些模型以及查找位置。",
         timings="分析用时 {total:.2f} 秒：解码 {decode:.2f} 秒，特征 {features:.2f} 秒，"
                 "网络 {network:.2f} 秒（模型 {model}）。",
         error="**错误：** {0}"),
 }
-DEMO_NAMES = {"string_chords": ("string chords", "弦乐和弦"),
-              "drum_groove": ("drum groove", "鼓点律动"), "sine_sweep": ("sine sweep", "正弦扫频")}

@@ -46,7 +46,7 @@ def create_app(models_dir=None, model=None, examples_dir=None, max_upload_mb=100
     model : str, optional
         Default model of the API and the page (default ``DEFAULT_MODEL``).
     examples_dir : str or PathLike, optional
-        Folder of example clips; default: demo clips synthesised at start-up.
+        Folder of example clips; default: the shipped ones (genrescope/assets/examples).
     max_upload_mb : float
         Largest upload the API accepts (413 above).
     save_dir : str or PathLike, optional
@@ -78,7 +78,7 @@ def create_app(models_dir=None, model=None, examples_dir=None, max_upload_mb=100
 
     from ..explain_api import explain_router
     from ..library.api import include_library
-    from ..page import build_page, examples as page_examples
+    from ..page import PAGE_CSS, build_page, examples as page_examples
 
     pool = ModelPool(models_dir, device, model, precision=precision)
     service = Service(pool, max_upload_mb=max_upload_mb, save_dir=save_dir, tmp_dir=tmp_dir,
@@ -103,7 +103,7 @@ def create_app(models_dir=None, model=None, examples_dir=None, max_upload_mb=100
     allowed = [str(Path(p).parent) for p in examples]
     app = gr.mount_gradio_app(
         app, blocks, path="/", footer_links=["api"], run_history=False, ssr_mode=False,
-        mcp_server=False, pwa=False, allowed_paths=sorted(set(allowed)),
+        mcp_server=False, pwa=False, allowed_paths=sorted(set(allowed)), css=PAGE_CSS,
         max_file_size=service.max_upload_bytes, show_error=True)
     # mount_gradio_app() does not mark the page launched, and Gradio checks that
     # an input file was uploaded by the client only once it is (issue 17)
