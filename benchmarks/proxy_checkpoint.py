@@ -6,8 +6,9 @@ reduced-precision agreement on a network that has actually learned something.
 The official ``save.pt`` cannot be downloaded here, and random weights are a
 poor test of int8/bf16: their outputs are near-ties, so any rounding flips
 the top-1. This script trains vgg19_bn with the official 16-way head from
-scratch (Adam 1e-4, batch 16) on CQT images of the first three clips of each
-genre of ../shared/data/gtzan-mini (random 11.4 s windows; genres use the
+scratch (Adam 1e-4, batch 16, through :func:`genrescope.training.cnn.train_epoch`,
+the loop of ``genrescope train --method cnn``) on CQT images of the first
+three clips of each genre of ../shared/data/gtzan-mini (random 11.4 s windows; genres use the
 first ten of the sixteen outputs) and writes
 ``OUT/vgg19_bn_cqt/save.pt`` in the official layout, so that
 ``--models-dir OUT`` loads it like the real one. The clips ``*.00003`` and
@@ -61,6 +62,7 @@ def main(argv=None) -> int:
     from genrescope.features import ImageSpec
     from genrescope.models.registry import official_config
     from genrescope.models.vgg import VGG
+    from genrescope.training.cnn import train_epoch
 
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
@@ -71,21 +73,14 @@ def main(argv=None) -> int:
           flush=True)
     net = VGG("vgg19_bn", 16).to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(net.parameters(), lr=1e-4)
-    loss_fn = torch.nn.CrossEntropyLoss()
     for epoch in range(args.epochs):
-        net.train()
-        order = torch.randperm(len(x))
-        total, correct, t0 = 0.0, 0, time.perf_counter()
-        for batch in order.split(16):
-            logits = net(x[batch].contiguous(memory_format=torch.channels_last))
-            loss = loss_fn(logits, y[batch])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(batch)
-            correct += int((logits.argmax(1) == y[batch]).sum())
-        print(f"epoch {epoch + 1}: loss {total / len(x):.3f}, train accuracy "
-              f"{correct / len(x):.0%}, {time.perf_counter() - t0:.0f} s", flush=True)
+        t0 = time.perf_counter()
+        # the training loop of `genrescope train --method cnn`
+        loss, accuracy = train_epoch(
+            net, opt, x, y, torch.randperm(len(x)), batch_size=16,
+            to_input=lambda batch: batch.contiguous(memory_format=torch.channels_last))
+        print(f"epoch {epoch + 1}: loss {loss:.3f}, train accuracy {accuracy:.0%}, "
+              f"{time.perf_counter() - t0:.0f} s", flush=True)
     folder = args.out / "vgg19_bn_cqt"
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.contiguous() for k, v in net.state_dict().items()}

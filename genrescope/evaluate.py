@@ -265,17 +265,30 @@ def evaluate(classifier, items: list[LabelledFile], label_map: dict | None = Non
             continue
         precisions.add(pred.precision)
         top = [[g.label, round(g.probability, 6)] for g in pred.top]
-        best = top[0][0]
-        results.append(FileResult(
-            file=str(item.path), label=item.label, predicted=_back(best, item.label, targets),
-            model_label=best, probability=top[0][1], top=top,
-            correct=best in targets[item.label],
-            top_k_correct=any(label in targets[item.label] for label, _ in top)))
-    m = metrics([r.label for r in results], [r.predicted for r in results], labels)
+        results.append(file_result(item.path, item.label, top, targets))
     ran = sorted(precisions - {"fp32"})                   # say so when not float32
+    return build_report(classifier.name + (f" ({', '.join(ran)})" if ran else ""), labels,
+                        results, failed, top_k, label_map=label_map, duration_s=duration_s)
+
+
+def file_result(file, label: str, top: list, targets: dict[str, list[str]]) -> FileResult:
+    """One file's :class:`FileResult` from the model's top-k ``[label,
+    probability]`` (best first); ``targets``: each dataset label's model labels."""
+    best = top[0][0]
+    return FileResult(
+        file=str(file), label=label, predicted=_back(best, label, targets),
+        model_label=best, probability=top[0][1], top=top, correct=best in targets[label],
+        top_k_correct=any(lab in targets[label] for lab, _ in top))
+
+
+def build_report(model: str, labels: list[str], results: list[FileResult], failed: list,
+                 top_k: int, *, label_map: dict | None = None,
+                 duration_s: float | None = None) -> EvaluationReport:
+    """The :class:`EvaluationReport` (:func:`metrics`, top-k accuracy) of
+    per-file results; :func:`evaluate` and cross-validation both report so."""
+    m = metrics([r.label for r in results], [r.predicted for r in results], labels)
     return EvaluationReport(
-        model=classifier.name + (f" ({', '.join(ran)})" if ran else ""), labels=labels,
-        accuracy=m["accuracy"], macro_f1=m["macro_f1"],
+        model=model, labels=labels, accuracy=m["accuracy"], macro_f1=m["macro_f1"],
         top_k_accuracy=float(np.mean([r.top_k_correct for r in results])), top_k=top_k,
         per_class=m["per_class"], confusion=m["confusion"], columns=m["columns"],
         files=results, failed=failed, label_map=label_map, duration_s=duration_s)

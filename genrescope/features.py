@@ -198,10 +198,15 @@ def image_tensor(images: list, spec: ImageSpec) -> torch.Tensor:
     normalise RGB uint8 images into a float32 batch (N, 3, size, size)."""
     size = (spec.input_size, spec.input_size)
     arrays = [np.asarray(Image.fromarray(im).resize(size, Image.BILINEAR)) for im in images]
-    batch = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float().div_(255.0)
-    mean = torch.tensor(spec.mean).view(1, 3, 1, 1)
-    std = torch.tensor(spec.std).view(1, 3, 1, 1)
-    return (batch - mean) / std
+    return normalise_pixels(torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2), spec)
+
+
+def normalise_pixels(pixels: torch.Tensor, spec: ImageSpec) -> torch.Tensor:
+    """RGB uint8 pixels (N, 3, H, W) -> the network's float32 input:
+    ``(pixels / 255 - spec.mean) / spec.std`` (on the pixels' device)."""
+    mean = torch.tensor(spec.mean, device=pixels.device).view(1, 3, 1, 1)
+    std = torch.tensor(spec.std, device=pixels.device).view(1, 3, 1, 1)
+    return (pixels.float().div_(255.0) - mean) / std
 
 
 def image_features(y: np.ndarray, spec: ImageSpec) -> Features:

@@ -280,3 +280,65 @@ def test_cli_says_what_an_interrupt_left(monkeypatch, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "interrupted after 3 epoch(s)" in err and "best model so far (epoch 2)" in err
     assert "Run the same command again to resume" in err
+
+
+def test_fit_head_leaves_torch_threads_as_they_were():
+    """The one-thread setting of the head's loop is scoped, not process-wide."""
+    from genrescope.training.common import torch_threads
+    from genrescope.training.head import fit_head
+
+    before = torch.get_num_threads()
+    with torch_threads(2):
+        with pytest.raises(RuntimeError):
+            with torch_threads(1):
+                assert torch.get_num_threads() == 1
+                raise RuntimeError("inside")
+        assert torch.get_num_threads() == 2
+        rng = np.random.default_rng(0)
+        x = np.r_[rng.normal(-1, 0.3, (20, 4)), rng.normal(1, 0.3, (20, 4))].astype(np.float32)
+        y = np.r_[np.zeros(20), np.ones(20)].astype(np.int64)
+        head, best_epoch, history, interrupted = fit_head(
+            x, y, None, None, None, 2, hidden=0, dropout=0.0, epochs=30, batch_size=8, lr=1e-2,
+            weight_decay=0.0, patience=1, seed=0, device=torch.device("cpu"))
+        assert torch.get_num_threads() == 2
+    assert torch.get_num_threads() == before
+    assert not interrupted and best_epoch == len(history) == 30
+    with torch.inference_mode():
+        assert (head(torch.from_numpy(x)).argmax(1).numpy() == y).mean() > 0.9
+
+
+def test_train_epoch_is_the_shared_loop():
+    """train_epoch (the cnn method's loop, also benchmarks/proxy_checkpoint.py's)
+    learns, follows the given order and converts inputs with to_input."""
+    from genrescope.training.cnn import train_epoch
+
+    torch.manual_seed(0)
+    x = torch.cat([torch.full((16, 2), 10, dtype=torch.uint8),
+                   torch.full((16, 2), 200, dtype=torch.uint8)])
+    y = torch.cat([torch.zeros(16), torch.ones(16)]).long()
+    net = torch.nn.Linear(2, 2)
+    opt = torch.optim.SGD(net.parameters(), lr=0.5)
+    seen = []
+
+    def to_input(batch):
+        seen.append(batch.dtype)
+        return batch.float() / 255.0 - 0.5
+
+    losses = [train_epoch(net, opt, x, y, torch.randperm(len(x)), batch_size=4,
+                          to_input=to_input)[0] for _ in range(20)]
+    loss, accuracy = train_epoch(net, opt, x, y, torch.arange(len(x)), batch_size=32,
+                                 to_input=to_input)
+    assert seen and set(seen) == {torch.uint8}
+    assert losses[-1] < losses[0] and accuracy == 1.0
+
+
+def test_cached_pixels_use_the_front_ends_normalisation():
+    """features.image_tensor and the training cache share normalise_pixels."""
+    from genrescope.features import ImageSpec, normalise_pixels
+
+    spec = ImageSpec.from_dict({"type": "cqt", "mean": [0.4, 0.5, 0.6], "std": [0.2, 0.3, 0.4]})
+    pixels = torch.randint(0, 256, (2, 3, 8, 8), dtype=torch.uint8)
+    want = (pixels.float() / 255.0 - torch.tensor([0.4, 0.5, 0.6]).view(1, 3, 1, 1)) \
+        / torch.tensor([0.2, 0.3, 0.4]).view(1, 3, 1, 1)
+    assert torch.allclose(normalise_pixels(pixels, spec), want)
+    assert torch.equal(from_uint8(pixels, spec), normalise_pixels(pixels, spec))

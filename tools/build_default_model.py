@@ -8,12 +8,12 @@ writes ``genrescope/assets/genres/`` (``--out``): ``config.json`` and
 ``model.safetensors`` (the genre head and the not-music head, about 0.5 MB;
 the musicnn networks are the shipped ``musicnn_genres`` bundle), and the
 figures into ``--report``. The data stays where it is; embeddings are cached
-(:class:`genrescope.train.FeatureCache`), so a second run takes seconds.
+(:class:`genrescope.training.common.FeatureCache`), so a second run takes seconds.
 
 Steps, all on the base model's per-patch 400-d embeddings (both musicnn
 taggers' penultimate layers):
 
-1. grouped K-fold cross-validation by song (:func:`genrescope.train.cross_validate`
+1. grouped K-fold cross-validation by song (:func:`genrescope.training.crossval.cross_validate`
    with :func:`genrescope.dataset.grouped_folds`): held-out accuracy per
    source folder, macro-F1, confusion matrix;
 2. temperature fitted on the held-out clip probabilities; ECE before and
@@ -45,8 +45,10 @@ from genrescope.calibration import (clip_probabilities, fit_temperature,  # noqa
 from genrescope.dataset import (LabelledFile, grouped_folds, grouped_split,  # noqa: E402
                                 list_labelled)
 from genrescope.labels import genre  # noqa: E402
-from genrescope.train import (BASE_MODEL, HEAD_DEFAULTS, _base_embeddings, _stack,  # noqa: E402
-                              _write_bundle, cross_validate, file_probabilities, fit_head)
+from genrescope.training.common import file_probabilities, stack, write_bundle  # noqa: E402
+from genrescope.training.crossval import cross_validate  # noqa: E402
+from genrescope.training.head import (BASE_MODEL, HEAD_DEFAULTS, base_embeddings,  # noqa: E402
+                                      fit_head)
 
 NAME = "genres"
 NOT_MUSIC_THRESHOLD = 0.5
@@ -65,7 +67,7 @@ synthesised by tools/make_nonmusic.py (espeak-ng speech, numpy noises/tones).
 
 
 def _clip_means(head, arrays: list[np.ndarray], column: int | None = None) -> np.ndarray:
-    x, _, g = _stack(arrays, [LabelledFile("x", Path(str(i))) for i in range(len(arrays))],
+    x, _, g = stack(arrays, [LabelledFile("x", Path(str(i))) for i in range(len(arrays))],
                      ["x"])
     with torch.inference_mode():
         p = torch.softmax(head(torch.from_numpy(x)), 1).numpy()
@@ -153,12 +155,12 @@ def build(data: list, out, *, report_dir=None, also_music: list = (), nonmusic_d
         "accuracy_when_sure": float(right[~shown].mean()) if (~shown).any() else None}
 
     # 3. the genre head on everything (early stopping on a grouped 20 %)
-    _, arrays, kept, skipped, _ = _base_embeddings(items, dev, duration_s, cache_dir(cache),
+    _, arrays, kept, skipped, _ = base_embeddings(items, dev, duration_s, cache_dir(cache),
                                                    progress)
     by_file = dict(zip(kept, arrays))
     fit_items, stop_items = grouped_split(kept, 0.2, seed)
-    x_tr, y_tr, _ = _stack([by_file[i] for i in fit_items], fit_items, labels)
-    x_st, _, g_st = _stack([by_file[i] for i in stop_items], stop_items, labels)
+    x_tr, y_tr, _ = stack([by_file[i] for i in fit_items], fit_items, labels)
+    x_st, _, g_st = stack([by_file[i] for i in stop_items], stop_items, labels)
     y_st = np.array([labels.index(i.label) for i in stop_items])
     head, best_epoch = _fit(x_tr, y_tr, x_st, y_st, g_st, len(labels), hidden, seed, epochs)
 
@@ -176,7 +178,7 @@ def build(data: list, out, *, report_dir=None, also_music: list = (), nonmusic_d
                                       tuple(nonmusic_kinds or make_nonmusic.KINDS),
                                       nonmusic_duration_s)
     nm_items = [LabelledFile("not_music", Path(r["path"])) for r in rows]
-    _, nm_arrays, nm_kept, _, _ = _base_embeddings(nm_items, dev, duration_s, cache_dir(cache),
+    _, nm_arrays, nm_kept, _, _ = base_embeddings(nm_items, dev, duration_s, cache_dir(cache),
                                                    progress, desc="non-music")
     split = {Path(r["path"]): r["split"] for r in rows}
     kind = {Path(r["path"]): r["kind"] for r in rows}
@@ -237,7 +239,7 @@ def build(data: list, out, *, report_dir=None, also_music: list = (), nonmusic_d
     }
     state = dict(head.state_dict())
     state.update({f"not_music.{n}": v for n, v in nm_head.state_dict().items()})
-    _write_bundle(out, config, state)
+    write_bundle(out, config, state)
     (out / "LICENSE").write_text(LICENSE_TEXT, encoding="utf-8")
 
     # the finished bundle, loaded as a user would, on music never trained on
