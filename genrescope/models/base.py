@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -48,8 +49,14 @@ class Model(nn.Module):
         self.weights_path: Path | None = None    # the file the weights came from
 
     @classmethod
-    def from_folder(cls, config: dict, folder: Path, weights: Path) -> "Model":
-        """Build the model from ``config`` and load ``weights`` strictly."""
+    def from_folder(cls, config: dict, folder: Path, weights: Path,
+                    load_dependency: Callable[[str, Path], "Model"] | None = None) -> "Model":
+        """Build the model from ``config`` and load ``weights`` strictly.
+
+        ``load_dependency(name, folder)`` loads another model this one is built
+        on (a base model, a component) by name, preferring a folder beside
+        ``folder``; the registry passes it, so families never import the registry.
+        """
         model = cls(config)
         load_strict(model.weights(), read_state_dict(weights), weights,
                     what=f"{model.name} ({config['architecture']}, {len(model.labels)} labels)")

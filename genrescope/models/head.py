@@ -117,16 +117,18 @@ class EmbeddingHeadModel(Model):
                 f"another front end ({rep}) than that model has now: train it again.")
 
     @classmethod
-    def from_folder(cls, config: dict, folder: Path, weights: Path) -> "EmbeddingHeadModel":
-        """Load the base model by name, then the head's weights strictly."""
-        from .registry import load_model, resolve
-
+    def from_folder(cls, config: dict, folder: Path, weights: Path,
+                    load_dependency=None) -> "EmbeddingHeadModel":
+        """Load the base model by name (through ``load_dependency``), then the
+        head's weights strictly."""
         base_name = config.get("base")
         if not base_name:
             raise GenrescopeError(f"{folder / 'config.json'} lacks 'base', the model whose "
                                   "embeddings the head was trained on.")
-        beside = folder.parent / base_name
-        base = load_model(resolve(beside if (beside / "config.json").is_file() else base_name))
+        if load_dependency is None:
+            raise GenrescopeError(f"{config.get('name')} is built on {base_name}: load it "
+                                  "through genrescope.models.registry.load_model.")
+        base = load_dependency(base_name, folder)
         model = cls(config, base)
         state = read_state_dict(weights)
         side = {k[len("not_music."):]: v for k, v in state.items() if k.startswith("not_music.")}

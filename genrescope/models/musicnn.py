@@ -48,6 +48,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import GenrescopeError
 from ..features import Features
 from ..mel_patches import patch_features
 from .base import Model
@@ -317,14 +318,13 @@ class MusicnnGenreModel(_PatchModel):
                                            for n in components), persistent=False)
 
     @classmethod
-    def from_folder(cls, config: dict, folder: Path, weights: Path) -> "MusicnnGenreModel":
-        from .registry import ASSETS_DIR, read_config
-
-        components = {}
-        for name in config["components"]:
-            sub = folder.parent / name if (folder.parent / name).is_dir() else ASSETS_DIR / name
-            components[name] = MusicnnModel.from_folder(
-                read_config(sub), sub, sub / "model.safetensors")
+    def from_folder(cls, config: dict, folder: Path, weights: Path,
+                    load_dependency=None) -> "MusicnnGenreModel":
+        """Load the component taggers by name (through ``load_dependency``)."""
+        if load_dependency is None:
+            raise GenrescopeError(f"{config.get('name')} is built on other models: load it "
+                                  "through genrescope.models.registry.load_model.")
+        components = {name: load_dependency(name, folder) for name in config["components"]}
         return cls(config, components)
 
     def scores(self, inputs: torch.Tensor) -> torch.Tensor:

@@ -146,7 +146,15 @@ def load_model(entry: ModelEntry, device: str = "cpu") -> Model:
     if not entry.available:
         raise GenrescopeError(entry.reason, status=404)
     family = model_family(entry.config["architecture"], entry.path / "config.json")
-    return family.from_folder(entry.config, entry.path, entry.weights).eval().to(device)
+    model = family.from_folder(entry.config, entry.path, entry.weights, _load_dependency)
+    return model.eval().to(device)
+
+
+def _load_dependency(name: str, folder: Path) -> Model:
+    """A model another one is built on: ``folder``'s sibling ``name`` if it is a
+    bundle, else ``name`` resolved as usual (a shipped model, most often)."""
+    beside = folder.parent / name
+    return load_model(resolve(beside if (beside / "config.json").is_file() else name))
 
 
 def model_family(architecture: str, where: Path | str = "config.json") -> type[Model]:
