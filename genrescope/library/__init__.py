@@ -12,11 +12,26 @@ Modules follow the data: :mod:`.scan` (files -> what to do), :mod:`.analyse`
 :mod:`.overview`, :mod:`.api` (REST routes).
 """
 
-from .analyse import DEFAULT_WINDOWS, WindowPlan, analyse_track
-from .catalog import Library
-from .index import IndexSummary, index
-from .record import FileJob, TrackRecord
-from .results import Hit, Track
+from __future__ import annotations
 
-__all__ = ["DEFAULT_WINDOWS", "FileJob", "Hit", "IndexSummary", "Library", "Track",
-           "TrackRecord", "WindowPlan", "analyse_track", "index"]
+from typing import TYPE_CHECKING
+
+from ..lazy import lazy_exports
+
+#: Public name -> the module that defines it (imported on first use: torch is
+#: not paid by ``genrescope --help`` or the CLI's argument parsing).
+_EXPORTS = {
+    "DEFAULT_WINDOWS": ".analyse", "WindowPlan": ".analyse", "analyse_track": ".analyse",
+    "Library": ".catalog", "IndexSummary": ".index", "index": ".index",
+    "FileJob": ".record", "TrackRecord": ".record", "Hit": ".results", "Track": ".results",
+}
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:                                   # for type checkers and IDEs
+    from .analyse import DEFAULT_WINDOWS, WindowPlan, analyse_track
+    from .catalog import Library
+    from .index import IndexSummary, index
+    from .record import FileJob, TrackRecord
+    from .results import Hit, Track
+
+__getattr__ = lazy_exports(__name__, _EXPORTS)
