@@ -170,7 +170,7 @@ def test_page_analyse_refuses_paths_outside_uploads(app, tmp_path, clip):
 def test_gradio_client_still_works_on_loopback(live, clip, tmp_path):
     gradio_client = pytest.importorskip("gradio_client")
     client = gradio_client.Client(live + "/", verbose=False, download_files=str(tmp_path))
-    bars, notes, timings, image = client.predict(
+    headline, bars, notes, timings, image = client.predict(     # headline: issue 16
         gradio_client.handle_file(str(clip)), MODEL, 30, 0, False, "en", api_name="/classify")
     assert len(bars["confidences"]) == 5
 

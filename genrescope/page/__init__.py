@@ -47,7 +47,7 @@ def example_info(paths: list[str]) -> dict:
     for path in paths:
         meta = Path(path).parent / "examples.json"
         table = json.loads(meta.read_text(encoding="utf-8")) if meta.is_file() else {}
-        stem = Path(path).stem.replace("_", " ")
+        stem = Path(path).stem
         info[path] = {"en": stem, "zh": stem, "credit": ""} | table.get(Path(path).name, {})
     return info
 
