@@ -32,4 +32,4 @@ if TYPE_CHECKING:                                   # for type checkers and IDEs
     from .predict import Classifier, GenreScore, Prediction
 
 
-__getattr__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

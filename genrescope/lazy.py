@@ -8,9 +8,10 @@ import sys
 from collections.abc import Callable
 
 
-def lazy_exports(package: str, exports: dict[str, str]) -> Callable[[str], object]:
-    """A module ``__getattr__`` that imports ``exports[name]`` (a module path
-    relative to ``package``) when ``name`` is first looked up."""
+def lazy_exports(package: str, exports: dict[str, str]) -> tuple[Callable, Callable]:
+    """A module's ``__getattr__`` and ``__dir__``: ``exports[name]`` (a module
+    path relative to ``package``) is imported when ``name`` is first looked up,
+    and ``dir()`` lists the exported names before that."""
 
     def __getattr__(name: str):
         if name in exports:
@@ -19,4 +20,7 @@ def lazy_exports(package: str, exports: dict[str, str]) -> Callable[[str], objec
             return value
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
-    return __getattr__
+    def __dir__() -> list[str]:
+        return sorted(set(vars(sys.modules[package])) | set(exports))
+
+    return __getattr__, __dir__

@@ -34,4 +34,4 @@ if TYPE_CHECKING:                                   # for type checkers and IDEs
     from .record import FileJob, TrackRecord
     from .results import Hit, Track
 
-__getattr__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
