@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Create ./.venv and install genrescope into it.
 #   bash scripts/install.sh          the app
-#   bash scripts/install.sh --dev    the app and what the tests need
+#   bash scripts/install.sh --dev    the app and what the tests need (test tools and the
+#                                    optional ray extra, whose tests CI runs)
 # torch==2.13.0 is installed FIRST: with it in place the package's looser torch
 # range installs nothing more (no CUDA packages, no torchvision).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 extras=""
-[ "${1:-}" = "--dev" ] && extras="[dev]"
+[ "${1:-}" = "--dev" ] && extras="[dev,ray]"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 .venv/bin/python -m pip install -q "torch==2.13.0"
