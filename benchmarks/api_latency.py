@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import platform
-import socket
 import statistics
 import sys
 import tempfile
@@ -39,6 +38,7 @@ from genrescope.errors import GenrescopeError  # noqa: E402
 from genrescope.models.registry import DEFAULT_MODEL, resolve  # noqa: E402
 from genrescope.synth import chord, groove  # noqa: E402
 from genrescope.web import create_app  # noqa: E402
+from netutil import free_port
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -77,12 +77,6 @@ def check_model(name: str | None, models_dir: str | None) -> str:
     if not entry.available:
         sys.exit(f"api_latency: {label} is unavailable: {entry.reason}")
     return entry.name
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(app) -> tuple[uvicorn.Server, threading.Thread, str]:

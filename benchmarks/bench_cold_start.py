@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from netutil import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 LAUNCH = "import sys; from genrescope.cli import main; sys.exit(main())"
@@ -93,12 +93,6 @@ def time_classify(python: str, tree: Tree, cache: Path, clip: Path, model: str,
     if proc.returncode != 0 or not first.strip():
         raise RuntimeError(f"classify failed in {tree} ({proc.returncode}): {err[-2000:]}")
     return t_answer, t_exit
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def time_serve(python: str, tree: Tree, cache: Path, clip: Path, model: str,

@@ -37,7 +37,6 @@ import os
 import platform
 import queue
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -53,6 +52,7 @@ sys.path.insert(0, str(REPO / "tests"))
 import httpx  # noqa: E402
 import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
+from netutil import free_port
 
 #: Folders ``genrescope serve`` deliberately keeps in its TMPDIR for its
 #: lifetime (demo clips; the page's upload cache). Removed when it stops.
@@ -64,10 +64,6 @@ KEEP_MARK = ("<!-- Sections below: figures of benchmarks/bomb_memory.py, fuzz_ap
 
 
 # --------------------------------------------------------------------- server
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def serve_command() -> list[str]:

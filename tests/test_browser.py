@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import soundfile as sf
 from conftest import FORMATS, write_audio
 from genrescope.labels import CCMUSIC_GENRES
 from genrescope.synth import chord
+from netutil import free_port  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 MODEL = "vgg19_bn_cqt"
@@ -35,18 +35,12 @@ EN_NAMES = {g.en for g in CCMUSIC_GENRES}
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(official_models_dir, tmp_path_factory):
     """``genrescope serve`` on a free loopback port; its TMPDIR must be
     clean again after it stops."""
     tmp = tmp_path_factory.mktemp("server-tmp")
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", TMPDIR=str(tmp))
     env.pop("GRADIO_TEMP_DIR", None)
     log = open(tmp.parent / "server.log", "w+")

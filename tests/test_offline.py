@@ -19,6 +19,7 @@ import soundfile as sf
 
 from genrescope.cli import main
 from genrescope.synth import chord, groove
+from netutil import free_port  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -46,21 +47,13 @@ def fake_uvicorn(monkeypatch, tmp_path):
     return configs
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.parametrize("host_args, host, note", [
     ([], "127.0.0.1", False),                       # the default
     (["--host", "localhost"], "localhost", False),
     (["--host", "0.0.0.0"], "0.0.0.0", True),        # every interface: it must say so
 ])
 def test_serve_binds_loopback_unless_told(fake_uvicorn, capsys, host_args, host, note):
-    port = _free_port()
+    port = free_port()
     assert main(["serve", "--port", str(port), "--device", "cpu", *host_args]) == 0
     out = capsys.readouterr().out
     assert [c.host for c in fake_uvicorn] == [host] and fake_uvicorn[0].port == port

@@ -31,15 +31,10 @@ from fastapi.testclient import TestClient  # noqa: E402
 from genrescope.errors import GenrescopeError  # noqa: E402
 from genrescope.page import REFUSED  # noqa: E402
 from genrescope.web import create_app  # noqa: E402
+from netutil import free_port  # noqa: E402
 
 MODEL = "vgg19_bn_cqt"
 LIMIT_S = 60.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +68,7 @@ def live(app):
     request that freezes the event loop fails the test instead of hanging it)."""
     import uvicorn
 
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
