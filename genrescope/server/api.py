@@ -5,9 +5,6 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Literal
 
 import fastapi
@@ -17,7 +14,6 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.requests import ClientDisconnect
 from starlette.routing import compile_path
 
 from .. import __version__
@@ -26,8 +22,7 @@ from ..errors import GenrescopeError
 from ..labels import genre
 from ..models.registry import ModelEntry
 from .guard import METHODS
-from .service import ModelPool, Service, hide_path
-from .uploads import MultipartUpload
+from .service import ModelPool, Service
 
 
 class ClassifyOptions(BaseModel):
@@ -124,23 +119,12 @@ def api_router(service: Service) -> fastapi.APIRouter:
             "schema": _FORM_SCHEMA}}}})
     async def classify(request: fastapi.Request) -> dict:
         """Top genres of one uploaded audio file (multipart field ``file``)."""
-        folder = Path(tempfile.mkdtemp(prefix="genrescope-upload-", dir=service.tmp_dir))
-        upload = MultipartUpload(folder, service.max_upload_bytes, idle_s=service.upload_idle_s,
-                                 grace_s=service.upload_grace_s,
-                                 min_rate=service.min_upload_rate)
-        try:
-            try:
-                await upload.receive(request)
-            except ClientDisconnect:                  # nobody to answer: no traceback either
+        async with service.upload(request) as upload:
+            if upload is None:
                 return fastapi.Response(status_code=400)
             opts = _options(upload.fields)
-            if opts.model not in (None, pool.default) and opts.model not in \
-                    await run_in_threadpool(pool.names):
-                # a name only: a server path would let clients probe and load from its disk
-                raise GenrescopeError(f"Unknown model {opts.model!r}: use a name from "
-                                      "GET /api/v1/models.", status=404)
-            if upload.size == 0:
-                raise GenrescopeError("The uploaded file is empty (0 bytes): it holds no audio.")
+            await run_in_threadpool(pool.check_name, opts.model)
+            upload.require_audio()
             if await request.is_disconnected():       # the client left: do not analyse
                 return fastapi.Response(status_code=400)
             pred = await run_in_threadpool(
@@ -149,10 +133,6 @@ def api_router(service: Service) -> fastapi.APIRouter:
             result = pred.to_dict(opts.lang) | {"file": upload.shown_name}
             await run_in_threadpool(service.keep, upload.path, upload.ext, result)
             return result
-        except GenrescopeError as exc:
-            raise hide_path(exc, upload.path, upload.shown_name) from None
-        finally:
-            await run_in_threadpool(shutil.rmtree, folder, True)
 
     return router
 

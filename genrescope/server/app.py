@@ -29,8 +29,7 @@ from .. import __version__
 from ..errors import GenrescopeError
 from .api import add_error_handlers, add_fallback, api_router
 from .guard import RequestGuard
-from .service import MAX_DURATION_S, ModelPool, Service, hide_path
-from .uploads import MultipartUpload
+from .service import MAX_DURATION_S, ModelPool, Service
 
 
 def create_app(models_dir=None, model=None, examples_dir=None, max_upload_mb=100,
@@ -76,7 +75,7 @@ def create_app(models_dir=None, model=None, examples_dir=None, max_upload_mb=100
     import gradio as gr
     from fastapi_offline import FastAPIOffline
 
-    from ..explain_api import explain_router
+    from .explain import explain_router
     from ..library.api import include_library
     from ..page import PAGE_CSS, build_page, examples as page_examples
 
@@ -97,7 +96,7 @@ def create_app(models_dir=None, model=None, examples_dir=None, max_upload_mb=100
     add_error_handlers(app, pool)
     app.include_router(api_router(service))
     include_library(app, db, models_dir)
-    app.include_router(explain_router(service, MultipartUpload, hide_path))
+    app.include_router(explain_router(service))
     add_fallback(app)                                 # after every other API route
     blocks = build_page(service, examples, library=app.state.library)
     allowed = [str(Path(p).parent) for p in examples]

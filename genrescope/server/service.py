@@ -9,6 +9,7 @@ keeps uploads when ``save_dir`` is set.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -18,10 +19,13 @@ import time
 import uuid
 from pathlib import Path
 
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
+
 from ..errors import GenrescopeError
 from ..models.registry import DEFAULT_MODEL, ModelEntry, find_models, models_dir, resolve
 from ..predict import Classifier, Prediction
-from .uploads import MIN_UPLOAD_RATE, UPLOAD_GRACE_S, UPLOAD_IDLE_S
+from .uploads import MIN_UPLOAD_RATE, UPLOAD_GRACE_S, UPLOAD_IDLE_S, MultipartUpload
 
 MAX_ANALYSES = 2          # simultaneous analyses (page and API together): bounds memory
 MAX_DURATION_S = 600.0    # default cap on the seconds one request may analyse
@@ -74,6 +78,14 @@ class ModelPool:
     def names(self) -> set[str]:
         """Names of every known model."""
         return {e.name for e in self.entries()}
+
+    def check_name(self, name: str | None) -> None:
+        """Refuse (404) a model a client names that is not one of :meth:`names`:
+        a name only, since a server path would let clients probe and load from
+        the server's disk."""
+        if name not in (None, self.default) and name not in self.names():
+            raise GenrescopeError(f"Unknown model {name!r}: use a name from "
+                                  "GET /api/v1/models.", status=404)
 
     def entry(self, name: str | None = None) -> ModelEntry:
         """The entry of ``name`` (default model when empty); 404 if unknown."""
@@ -140,6 +152,27 @@ class Service:
         # demo clips; removed at shutdown (or at exit by its finaliser)
         self.private = tempfile.TemporaryDirectory(prefix="genrescope-web-")
         self._slots = threading.BoundedSemaphore(MAX_ANALYSES)
+
+    @contextlib.asynccontextmanager
+    async def upload(self, request, prefix: str = "genrescope-upload-"):
+        """The request's audio upload (:class:`~genrescope.server.uploads.MultipartUpload`),
+        received into a private temporary folder that is removed afterwards;
+        ``None`` when the client left while sending. A user error raised in the
+        block names the client's file, never the server-side path."""
+        folder = Path(tempfile.mkdtemp(prefix=prefix, dir=self.tmp_dir))
+        upload = MultipartUpload(folder, self.max_upload_bytes, idle_s=self.upload_idle_s,
+                                 grace_s=self.upload_grace_s, min_rate=self.min_upload_rate)
+        try:
+            try:
+                await upload.receive(request)
+            except ClientDisconnect:                  # nobody to answer: no traceback either
+                yield None
+                return
+            yield upload
+        except GenrescopeError as exc:
+            raise hide_path(exc, upload.path, upload.shown_name) from None
+        finally:
+            await run_in_threadpool(shutil.rmtree, folder, True)
 
     def analyse(self, path, model=None, *, offset_s=0.0, duration_s=30.0, top_k=5) -> Prediction:
         """Classify one file with the pooled model (blocking; at most MAX_ANALYSES at

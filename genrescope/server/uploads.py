@@ -77,6 +77,11 @@ class MultipartUpload:
         """The client's file name, for messages only."""
         return os.path.basename(self.filename.replace("\\", "/")) or "the upload"
 
+    def require_audio(self) -> None:
+        """Refuse (422) an empty file: it holds no audio."""
+        if self.size == 0:
+            raise GenrescopeError("The uploaded file is empty (0 bytes): it holds no audio.")
+
     async def receive(self, request: fastapi.Request) -> None:
         """Read the body; raises :class:`GenrescopeError` (408, 413, 422) or
         ``starlette.requests.ClientDisconnect``."""

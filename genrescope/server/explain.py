@@ -1,12 +1,10 @@
 """``POST /api/v1/explain``: the occlusion map of an uploaded file, as numbers
 and as a PNG (see :mod:`genrescope.explain`, docs/explain.md).
 
-A router factory, so that the server includes it with one line::
-
-    app.include_router(explain_router(service, _MultipartUpload, hide_path))
+A router factory, included by :func:`genrescope.server.app.create_app`.
 
 The upload is read by the server's own streaming reader (size, idle and rate
-limits), the window is decoded through ``service.analyse`` (its concurrency
+limits, :meth:`Service.upload <genrescope.server.service.Service.upload>`), the window is decoded through ``service.analyse`` (its concurrency
 slots and the server's cap on analysed seconds), and the occlusion passes run
 one explanation at a time, at most :data:`MAX_API_BUDGET` passes each.
 """
@@ -14,21 +12,18 @@ one explanation at a time, at most :data:`MAX_API_BUDGET` passes each.
 from __future__ import annotations
 
 import base64
-import shutil
-import tempfile
 import threading
-from pathlib import Path
 from typing import Literal
 
 import fastapi
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect
 
-from .audio import MAX_SECONDS
-from .errors import GenrescopeError
-from .explain import DEFAULT_BUDGET, explain_prediction
+from ..audio import MAX_SECONDS
+from ..errors import GenrescopeError
+from ..explain import DEFAULT_BUDGET, explain_prediction
+from .service import Service
 
 #: Most forward passes one API request may ask for (server bound).
 MAX_API_BUDGET = 600
@@ -62,19 +57,13 @@ _FORM_SCHEMA = {"type": "object", "required": ["file"], "properties": {
     **ExplainOptions.model_json_schema()["properties"]}}
 
 
-def explain_router(service, upload_type, hide_path) -> fastapi.APIRouter:
+def explain_router(service: Service) -> fastapi.APIRouter:
     """The ``/api/v1/explain`` route over ``service``.
 
     Parameters
     ----------
     service : genrescope.server.service.Service
-        Its ``pool``, ``analyse`` and upload limits are used.
-    upload_type : type
-        The server's multipart reader (``genrescope.server.uploads.MultipartUpload``):
-        ``upload_type(folder, limit, idle_s=, grace_s=, min_rate=)`` with
-        ``await receive(request)``, ``path``, ``fields``, ``size``, ``shown_name``.
-    hide_path : callable
-        ``hide_path(exc, path, shown)``: the error without the server's temp path.
+        Its ``pool``, ``analyse`` and ``upload`` are used.
 
     Returns
     -------
@@ -84,7 +73,7 @@ def explain_router(service, upload_type, hide_path) -> fastapi.APIRouter:
     one_at_a_time = threading.Lock()
 
     def run(path, opts: ExplainOptions) -> dict | bytes:
-        from .plot import explanation_figure, figure_png
+        from ..plot import explanation_figure, figure_png
 
         prediction = service.analyse(path, opts.model, offset_s=opts.offset_s,
                                      duration_s=opts.duration_s)
@@ -112,21 +101,12 @@ def explain_router(service, upload_type, hide_path) -> fastapi.APIRouter:
     async def explain_upload(request: fastapi.Request):
         """Why the model said a genre: occlusion heat map over the spectrogram of one
         uploaded file (multipart field ``file``), as numbers and as a PNG."""
-        folder = Path(tempfile.mkdtemp(prefix="genrescope-explain-", dir=service.tmp_dir))
-        upload = upload_type(folder, service.max_upload_bytes, idle_s=service.upload_idle_s,
-                             grace_s=service.upload_grace_s, min_rate=service.min_upload_rate)
-        try:
-            try:
-                await upload.receive(request)
-            except ClientDisconnect:
+        async with service.upload(request, prefix="genrescope-explain-") as upload:
+            if upload is None:
                 return Response(status_code=400)
             opts = _options(upload.fields)
-            if opts.model not in (None, service.pool.default) and opts.model not in {
-                    e.name for e in await run_in_threadpool(service.pool.entries)}:
-                raise GenrescopeError(f"Unknown model {opts.model!r}: use a name from "
-                                      "GET /api/v1/models.", status=404)
-            if upload.size == 0:
-                raise GenrescopeError("The uploaded file is empty (0 bytes): it holds no audio.")
+            await run_in_threadpool(service.pool.check_name, opts.model)
+            upload.require_audio()
             if await request.is_disconnected():
                 return Response(status_code=400)
             result = await run_in_threadpool(run, upload.path, opts)
@@ -134,10 +114,6 @@ def explain_router(service, upload_type, hide_path) -> fastapi.APIRouter:
                 return Response(result, media_type="image/png")
             result["prediction"]["file"] = upload.shown_name
             return result
-        except GenrescopeError as exc:
-            raise hide_path(exc, upload.path, upload.shown_name) from None
-        finally:
-            await run_in_threadpool(shutil.rmtree, folder, True)
 
     return router
 
