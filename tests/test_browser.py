@@ -112,23 +112,31 @@ def browser(fake_mic):
         b.close()
 
 
-@pytest.fixture
-def page(browser, server):
-    """A fresh page on the server; outside requests are blocked and fail the test."""
-    context = browser.new_context(viewport={"width": 1280, "height": 1000},
-                                  permissions=["microphone"])
-    context.set_default_timeout(TIMEOUT_MS)
+def block_outside(context, local_schemes=("data:", "blob:")) -> list[str]:
+    """Abort every request of ``context`` to another host than the loopback
+    server (URLs starting with ``local_schemes`` pass); the returned list
+    collects their URLs (a test asserts it stays empty)."""
     outside = []
 
     def guard(route):
         host = urlsplit(route.request.url).hostname
-        if route.request.url.startswith(("data:", "blob:")) or host in ("127.0.0.1", None):
+        if route.request.url.startswith(local_schemes) or host in ("127.0.0.1", None):
             route.continue_()
         else:
             outside.append(route.request.url)
             route.abort()
 
     context.route("**/*", guard)
+    return outside
+
+
+@pytest.fixture
+def page(browser, server):
+    """A fresh page on the server; outside requests are blocked and fail the test."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1000},
+                                  permissions=["microphone"])
+    context.set_default_timeout(TIMEOUT_MS)
+    outside = block_outside(context)
     pg = context.new_page()
     pg.goto(server + "/", wait_until="load")
     pg.wait_for_selector("#audio")
@@ -376,17 +384,7 @@ def test_api_docs_render_offline(browser, server, path, operation):
     request to another host blocked: their scripts come from the server."""
     context = browser.new_context()
     context.set_default_timeout(TIMEOUT_MS)
-    outside = []
-
-    def guard(route):
-        host = urlsplit(route.request.url).hostname
-        if route.request.url.startswith(("data:", "blob:")) or host in ("127.0.0.1", None):
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", guard)
+    outside = block_outside(context)
     pg = context.new_page()
     pg.goto(server + path, wait_until="load")
     pg.wait_for_selector(operation)

@@ -6,12 +6,11 @@ both languages. Screenshots go to test-artifacts/.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
 
 import pytest
 from library_util import music_folder
 from serve_util import REPO, running_server
-from test_browser import TIMEOUT_MS, browser, fake_mic  # noqa: F401
+from test_browser import TIMEOUT_MS, block_outside, browser, fake_mic  # noqa: F401
 
 from genrescope.library import index
 
@@ -36,18 +35,7 @@ def lib_page(browser, library_server):  # noqa: F811
     """The page on the library server, on its Library tab; outside requests fail the test."""
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
     context.set_default_timeout(TIMEOUT_MS)
-    outside = []
-
-    def guard(route):
-        url = route.request.url
-        if url.startswith(("data:", "blob:", "about:")) or urlsplit(url).hostname in (
-                "127.0.0.1", None):
-            route.continue_()
-        else:
-            outside.append(url)
-            route.abort()
-
-    context.route("**/*", guard)
+    outside = block_outside(context, ("data:", "blob:", "about:"))   # about: the map's frame
     pg = context.new_page()
     pg.goto(library_server + "/", wait_until="load")
     pg.click("button[role=tab]:has-text('Library')")
