@@ -1,7 +1,7 @@
 """Library figures: index throughput, similar latency, database size, neighbour quality.
 
     .venv/bin/python benchmarks/bench_library.py [--index] [--similar] [--quality]
-        [--n-mp3 8] [--workers 1 2] [--json OUT]
+        [--n-mp3 8] [--workers 1 2] [--musicnn-tf PYTHON] [--json OUT]
 
 (no part named = all parts)
 
@@ -13,6 +13,15 @@
            tracks/h and audio s/s (whole-track seconds per wall second) of the
            analysis phase, model start-up apart, and the load average (the
            machine is shared: a busy machine slows everything).
+           On the MP3s, side by side in the same run: musicnn's own TensorFlow
+           extractor (``--musicnn-tf PYTHON``, an interpreter holding TensorFlow
+           and musicnn; default /tmp/tfenv/bin/python if it exists, else that
+           row is skipped) run by ``benchmarks/musicnn_tf_extract.py`` on the
+           same files, whole file, one process: one ``extractor()`` call per
+           file (graph built and checkpoint restored each call, as a musicnn
+           user runs it) and with one graph kept; genrescope ``--windows full``
+           (whole file, workers 1: the like-for-like comparison) and the
+           default spread:3x10 at each worker count (the 3 000 tracks/h goal).
 --similar  exact cosine search (:func:`genrescope.library.search.nearest`) on
            synthetic unit embeddings of the default model's size (100 000 and
            1 000 000 rows), median and p95 over 50 queries; and
@@ -25,9 +34,7 @@
            ``genres`` was trained on gtzan-mini and gtzan-snippets, so on
            gtzan-mini its figure is in-sample; ``musicnn_genres`` never saw GTZAN.
 
-musicnn's own TensorFlow extractor is not run beside it (TensorFlow is not
-installed here; see docs/library.md). Without ../shared/data the index and
-quality parts say so and are skipped.
+Without ../shared/data the index and quality parts say so and are skipped.
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -46,6 +53,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
 EMBED_DIM = 400          # the default model's clip embedding
+TF_PYTHON = Path("/tmp/tfenv/bin/python")   # TensorFlow + musicnn (see tools/convert_musicnn.py)
+GOAL_TRACKS_PER_H = 3000
 
 
 def load_avg() -> str:
@@ -70,47 +79,132 @@ def make_mp3s(folder: Path, n: int) -> list[Path]:
 
 
 def bench_index(workers_list: list[int], n_mp3: int, tmp: Path,
-                sets_wanted=("shared", "mp3")) -> dict:
-    from genrescope.library import index
-
+                sets_wanted=("shared", "mp3"), tf_python: str | None = None) -> dict:
     results = {}
     if not SHARED.is_dir():
         print(f"index: SKIPPED, {SHARED} is missing")
         return results
     mp3_dir = tmp / "mp3"
     mp3_dir.mkdir()
-    make_mp3s(mp3_dir, n_mp3)
+    mp3s = make_mp3s(mp3_dir, n_mp3)
+    mp3_name = f"{n_mp3} x 4-min MP3"
     sets = {}
     if "shared" in sets_wanted:
         sets["shared/data (gtzan-mini + music-clips)"] = [str(SHARED / "gtzan-mini"),
                                                           str(SHARED / "music-clips")]
     if "mp3" in sets_wanted:
-        sets[f"{n_mp3} x 4-min MP3"] = [str(mp3_dir)]
-    print(f"\nindex throughput (default model, spread:3x10); load average before: {load_avg()}")
-    print(f"{'input':<42} {'workers':>7} {'tracks':>6} {'analyse s':>9} {'tracks/h':>9} "
-          f"{'audio s/s':>9} {'start-up s':>10} {'db kB/track':>11} {'cpu s/track':>11} load")
+        sets[mp3_name] = [str(mp3_dir)]
+    print(f"\nindex throughput (default model); load average before: {load_avg()}")
+    print(f"{'input':<42} {'windows':<11} {'workers':>7} {'tracks':>6} {'analyse s':>9} "
+          f"{'tracks/h':>9} {'audio s/s':>9} {'start-up s':>10} {'db kB/track':>11} "
+          f"{'cpu s/track':>11} load")
     for name, roots in sets.items():
-        for workers in workers_list:
-            db = tmp / f"index-{len(results)}.db"
-            cpu0 = _cpu_s()
-            s = index(roots, str(db), workers=workers, progress=False)
-            cpu_s = _cpu_s() - cpu0          # this process and its (reaped) workers
-            size = db.stat().st_size + sum(p.stat().st_size for p in tmp.glob(db.name + "-wal"))
-            row = {"input": name, "workers": workers, "tracks": s.indexed,
-                   "failed": len(s.failed), "analyse_s": s.analyse_s,
-                   "tracks_per_h": s.tracks_per_h, "audio_s_per_s": s.audio_s / s.analyse_s,
-                   "startup_s": s.elapsed_s - s.analyse_s,
-                   "db_bytes_per_track": size / max(1, s.indexed + len(s.failed)),
-                   "cpu_s_per_track": cpu_s / max(1, s.indexed + len(s.failed)),
-                   "load": load_avg()}
-            results[f"{name} / {workers}"] = row
-            print(f"{name:<42} {workers:>7} {s.indexed:>6} {s.analyse_s:>9.1f} "
-                  f"{row['tracks_per_h']:>9.0f} {row['audio_s_per_s']:>9.1f} "
-                  f"{row['startup_s']:>10.1f} {row['db_bytes_per_track'] / 1000:>11.1f} "
-                  f"{row['cpu_s_per_track']:>11.2f} {row['load']}")
+        runs = [("spread:3x10", w) for w in workers_list]
+        if name == mp3_name:                         # the like-for-like run first
+            runs.insert(0, ("full", 1))
+        for windows, workers in runs:
+            row = _index_run(name, roots, tmp / f"index-{len(results)}.db", windows, workers)
+            key = f"{name} / {workers}" if windows == "spread:3x10" else \
+                f"{name} / {windows} / {workers}"
+            results[key] = row
     print("cpu s/track: CPU seconds of the driver and its workers per track (start-up "
           "included); on a quiet machine, workers x 3600 / it is the tracks/h to expect.")
+    if "mp3" in sets_wanted:
+        tf = bench_musicnn_tf(tf_python, mp3s)
+        if tf:
+            results["musicnn_tf"] = tf
+        results["side_by_side"] = side_by_side(results, mp3_name, tf, workers_list)
     return results
+
+
+def _index_run(name: str, roots: list[str], db: Path, windows: str, workers: int) -> dict:
+    """One ``index`` run into a new database; prints its line."""
+    from genrescope.library import index
+
+    cpu0 = _cpu_s()
+    s = index(roots, str(db), workers=workers, windows=windows, progress=False)
+    cpu_s = _cpu_s() - cpu0          # this process and its (reaped) workers
+    size = db.stat().st_size + sum(p.stat().st_size for p in db.parent.glob(db.name + "-wal"))
+    n = max(1, s.indexed + len(s.failed))
+    row = {"input": name, "windows": windows, "workers": workers, "tracks": s.indexed,
+           "failed": len(s.failed), "analyse_s": s.analyse_s,
+           "tracks_per_h": s.tracks_per_h, "audio_s_per_s": s.audio_s / s.analyse_s,
+           "s_per_track": s.analyse_s / n, "startup_s": s.elapsed_s - s.analyse_s,
+           "db_bytes_per_track": size / n, "cpu_s_per_track": cpu_s / n, "load": load_avg()}
+    print(f"{name:<42} {windows:<11} {workers:>7} {s.indexed:>6} {s.analyse_s:>9.1f} "
+          f"{row['tracks_per_h']:>9.0f} {row['audio_s_per_s']:>9.1f} "
+          f"{row['startup_s']:>10.1f} {row['db_bytes_per_track'] / 1000:>11.1f} "
+          f"{row['cpu_s_per_track']:>11.2f} {row['load']}")
+    return row
+
+
+def bench_musicnn_tf(tf_python: str | None, files: list[Path]) -> dict:
+    """musicnn's TensorFlow extractor on ``files`` (benchmarks/musicnn_tf_extract.py,
+    run by ``tf_python``): per-call and kept-graph rates, first call apart."""
+    if not tf_python or not Path(tf_python).exists():
+        print(f"\nmusicnn TF extractor: SKIPPED, no interpreter with TensorFlow + musicnn "
+              f"({tf_python or 'none given'}): pass --musicnn-tf PYTHON")
+        return {}
+    env = dict(os.environ, TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="3")
+    cmd = [tf_python, str(ROOT / "benchmarks" / "musicnn_tf_extract.py"), "--warm-up",
+           "--kept-graph", *map(str, files)]
+    print(f"\nmusicnn TF extractor ({tf_python}), load average before: {load_avg()}")
+    t = time.perf_counter()
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True,
+                          timeout=600 + 300 * len(files))
+    if done.returncode != 0:
+        print(f"musicnn TF extractor: FAILED (exit {done.returncode}):\n"
+              + "\n".join(done.stderr.splitlines()[-15:]))
+        return {}
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    out["process_wall_s"], out["load"] = time.perf_counter() - t, load_avg()
+    for key, rows in (("per_call", out["per_call"]), ("kept_graph", out["kept_graph"]["files"])):
+        wall_s = sum(r["wall_s"] for r in rows)
+        out[key + "_rates"] = {"tracks": len(rows), "wall_s": wall_s,
+                               "s_per_track": wall_s / len(rows),
+                               "tracks_per_h": 3600 * len(rows) / wall_s,
+                               "audio_s_per_s": sum(r["duration_s"] or 0 for r in rows) / wall_s,
+                               "all_finite": all(r["finite"] for r in rows)}
+    print(f"import {out['import_s']:.1f} s, first call (warm-up, not counted) "
+          f"{out['warm_up_s']:.1f} s, graph set-up when kept {out['kept_graph']['setup_s']:.1f} s;"
+          f" outputs finite: {out['per_call_rates']['all_finite']}; load after {out['load']}")
+    return out
+
+
+def side_by_side(results: dict, mp3_name: str, tf: dict, workers_list: list[int]) -> dict:
+    """The comparison table on the same MP3s; returns its rows."""
+    rows = {}
+    if tf:
+        rows["musicnn TF extractor, one call per file"] = dict(tf["per_call_rates"], processes=1)
+        rows["musicnn TF extractor, one graph kept"] = dict(tf["kept_graph_rates"], processes=1)
+    full = results.get(f"{mp3_name} / full / 1")
+    if full:
+        rows["genrescope --windows full"] = full
+    for w in workers_list:
+        if f"{mp3_name} / {w}" in results:
+            rows[f"genrescope spread:3x10 (default), workers {w}"] = results[f"{mp3_name} / {w}"]
+    base = rows.get("musicnn TF extractor, one call per file")
+    print(f"\nside by side on the same {mp3_name}s (whole-file seconds per track, "
+          "start-up and first call apart)")
+    print(f"{'what':<46} {'procs':>5} {'s/track':>8} {'tracks/h':>9} {'audio s/s':>9} "
+          f"{'/ extractor':>11}")
+    for what, r in rows.items():
+        ratio = f"{r['s_per_track'] / base['s_per_track']:>11.2f}" if base else f"{'-':>11}"
+        print(f"{what:<46} {r.get('processes', r.get('workers')):>5} {r['s_per_track']:>8.2f} "
+              f"{r['tracks_per_h']:>9.0f} {r['audio_s_per_s']:>9.1f} {ratio}")
+    out = {"rows": rows}
+    if full and base:
+        out["full_over_extractor"] = full["s_per_track"] / base["s_per_track"]
+        kept = tf["kept_graph_rates"]["s_per_track"]
+        out["full_over_kept_graph"] = full["s_per_track"] / kept
+        print(f"genrescope full / extractor per track: {out['full_over_extractor']:.2f} "
+              f"(/ kept graph: {out['full_over_kept_graph']:.2f}); under 1 = genrescope faster")
+    best = max((r["tracks_per_h"] for k, r in rows.items() if "default" in k), default=None)
+    if best is not None:
+        out["goal_met"] = best >= GOAL_TRACKS_PER_H
+        print(f"goal {GOAL_TRACKS_PER_H} tracks/h with the default settings: best "
+              f"{best:.0f} -> {'met' if out['goal_met'] else 'NOT met'} (load {load_avg()})")
+    return out
 
 
 def _cpu_s() -> float:
@@ -232,6 +326,10 @@ def main() -> int:
                     default=["shared", "mp3"], help="inputs of --index")
     ap.add_argument("--quality-models", nargs="+", default=["default"], metavar="MODEL",
                     help="models for --quality (default: the default model)")
+    ap.add_argument("--musicnn-tf", metavar="PYTHON",
+                    default=str(TF_PYTHON) if TF_PYTHON.exists() else None,
+                    help="interpreter with TensorFlow + musicnn for the side-by-side "
+                    f"extractor run (default {TF_PYTHON} if it exists, else skipped)")
     ap.add_argument("--json", metavar="OUT")
     args = ap.parse_args()
     everything = not (args.index or args.similar or args.quality)
@@ -239,7 +337,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-library-") as tmp:
         tmp = Path(tmp)
         if args.index or everything:
-            report["index"] = bench_index(args.workers, args.n_mp3, tmp, args.index_sets)
+            report["index"] = bench_index(args.workers, args.n_mp3, tmp, args.index_sets,
+                                          args.musicnn_tf)
         if args.similar or everything:
             report["similar"] = bench_similar(tmp)
         if args.quality or everything:
