@@ -299,10 +299,12 @@ class MusicnnGenreModel(_PatchModel):
     A genre's score in a patch is the mean sigmoid probability of its tags;
     the Classifier averages patches and renormalises over the genres
     (relative confidence). The embedding is the components' embeddings
-    concatenated (2 x 200 values).
+    concatenated (200 values per musicnn tagger, 256 per musicnn VGG tagger,
+    :mod:`~genrescope.models.musicnn_vgg`; any family on the same patches
+    whose ``net`` returns ``(logits, embedding)`` can be a component).
     """
 
-    def __init__(self, config: dict, components: dict[str, MusicnnModel]):
+    def __init__(self, config: dict, components: dict[str, _PatchModel]):
         super().__init__(config)
         self.components = nn.ModuleDict(components)
         for name, comp in components.items():

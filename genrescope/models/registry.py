@@ -167,13 +167,17 @@ def model_family(architecture: str, where: Path | str = "config.json") -> type[M
         from . import musicnn
 
         return musicnn.FAMILIES[architecture]
+    if architecture == "musicnn_vgg":
+        from . import musicnn_vgg
+
+        return musicnn_vgg.MusicnnVggModel
     if architecture == "embedding_head":
         from . import head
 
         return head.EmbeddingHeadModel
+    known = [*vgg.PLANS, "musicnn", "musicnn_vgg", "musicnn_genres", "embedding_head"]
     raise GenrescopeError(
-        f"{where}: unknown architecture {architecture!r}; known: "
-        f"{', '.join([*vgg.PLANS, 'musicnn', 'musicnn_genres', 'embedding_head'])}.")
+        f"{where}: unknown architecture {architecture!r}; known: {', '.join(known)}.")
 
 
 def read_config(folder: Path) -> dict:

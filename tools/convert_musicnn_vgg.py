@@ -1,0 +1,212 @@
+"""Convert musicnn's VGG TensorFlow checkpoints to genrescope safetensors bundles.
+
+Reads the ``MSD_vgg`` and ``MTT_vgg`` TF1 checkpoints shipped inside the
+``musicnn==0.1.0`` wheel (ISC licence, Jordi Pons / MTG-UPF), maps them onto
+:class:`genrescope.models.musicnn_vgg.MusicnnVGG` and writes, for each model::
+
+    genrescope/assets/<msd|mtt>_vgg/model.safetensors   (float32 weights;
+                                                          BN step counters int64)
+    genrescope/assets/<msd|mtt>_vgg/config.json
+    genrescope/assets/<msd|mtt>_vgg/LICENSE              (the wheel's LICENSE.md)
+
+Only the model variables are kept (no Adam slots, no ``beta*_power``).
+It then checks the port: the original TF graph (``musicnn.models.define_model``
+with the checkpoint restored) and the torch module are run on the same
+log-mel patches (genrescope's :func:`musicnn_patches`, checked against
+musicnn's extractor by ``tools/convert_musicnn.py``) of real clips and of the
+synthetic clip of ``tests/test_musicnn_vgg.py``; the max abs difference of
+tag probabilities and of the 256-d embedding (pool5 flattened in NHWC order,
+as ``tf.layers.flatten`` does) is printed and must be < 1e-4.
+
+Same throwaway environment as ``tools/convert_musicnn.py`` (whose helpers
+this script imports)::
+
+    PYTHONPATH=. /tmp/tfenv/bin/python tools/convert_musicnn_vgg.py [--clips-dir /work/shared/data]
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import importlib.metadata
+import json
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from convert_musicnn import (  # noqa: E402  (sets the TF environment variables)
+    REPO_ROOT,
+    REPRESENTATION,
+    TOLERANCE,
+    TFMusicnn,
+    synthetic_test_clip,
+)
+
+import numpy as np  # noqa: E402
+
+MODELS = {"msd_vgg": "MSD_vgg", "mtt_vgg": "MTT_vgg"}
+DISPLAY_NAMES = {
+    "msd_vgg": "musicnn VGG (MSD, 50 Last.fm tags)",
+    "mtt_vgg": "musicnn VGG (MTT, 50 MagnaTagATune tags)",
+}
+# MusicnnVGG constructor arguments equal to musicnn's vgg(..., num_filters=128)
+NETWORK = {
+    "n_frames": 187,
+    "n_mels": 96,
+    "n_classes": 50,
+    "n_filters": 128,
+    "kernel_size": 3,
+    "pool_sizes": [[4, 1], [2, 2], [2, 2], [2, 2], [4, 4]],
+    "pool_strides": [[2, 2], [2, 2], [2, 2], [2, 2], [4, 4]],
+    "block_dropout": 0.25,
+    "dropout": 0.5,
+    "bn_eps": 0.001,
+}
+# TF variable scope -> torch module
+CONV_MAP = {f"{i + 1}CNN": f"blocks.{i}.conv" for i in range(5)}
+BN_MAP = {"batch_normalization": "input_bn",
+          **{f"batch_normalization_{i + 1}": f"blocks.{i}.bn" for i in range(5)}}
+DENSE_MAP = {"dense": "classifier"}
+
+
+def tf_state_dict(checkpoint_dir: str):
+    """Read a musicnn VGG TF checkpoint into a torch state_dict (float32)."""
+    import tensorflow as tf
+    import torch
+
+    reader = tf.compat.v1.train.NewCheckpointReader(checkpoint_dir)
+    names = set(reader.get_variable_to_shape_map())
+    used = set()
+
+    def get(name):
+        used.add(name)
+        return np.asarray(reader.get_tensor(name), dtype=np.float32)
+
+    sd = {}
+    for tf_name, prefix in CONV_MAP.items():
+        sd[f"{prefix}.weight"] = get(f"{tf_name}/kernel").transpose(3, 2, 0, 1)  # HWIO -> OIHW
+        sd[f"{prefix}.bias"] = get(f"{tf_name}/bias")
+    for tf_name, prefix in BN_MAP.items():
+        sd[f"{prefix}.weight"] = get(f"{tf_name}/gamma")
+        sd[f"{prefix}.bias"] = get(f"{tf_name}/beta")
+        sd[f"{prefix}.running_mean"] = get(f"{tf_name}/moving_mean")
+        sd[f"{prefix}.running_var"] = get(f"{tf_name}/moving_variance")
+    for tf_name, prefix in DENSE_MAP.items():
+        # the dense rows are in TF's NHWC flatten order, which the port keeps
+        sd[f"{prefix}.weight"] = get(f"{tf_name}/kernel").T
+        sd[f"{prefix}.bias"] = get(f"{tf_name}/bias")
+
+    leftover = {n for n in names - used if "Adam" not in n and not n.startswith("beta")}
+    if leftover:
+        raise RuntimeError(f"unmapped checkpoint variables: {sorted(leftover)}")
+    out = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in sd.items()}
+    for prefix in BN_MAP.values():
+        out[f"{prefix}.num_batches_tracked"] = torch.tensor(0, dtype=torch.long)
+    return out
+
+
+def write_bundle(key: str, state_dict, labels, license_text: str, musicnn_version: str) -> Path:
+    from safetensors.torch import save_file
+
+    out_dir = REPO_ROOT / "genrescope" / "assets" / key
+    out_dir.mkdir(parents=True, exist_ok=True)
+    save_file(state_dict, str(out_dir / "model.safetensors"), metadata={"format": "pt"})
+    config = {
+        "name": key,
+        "architecture": "musicnn_vgg",
+        "display_name": DISPLAY_NAMES[key],
+        "representation": REPRESENTATION,
+        "network": NETWORK,
+        "output": "sigmoid",
+        "labels": list(labels),
+        "license": "ISC",
+        "source": f"musicnn {musicnn_version} (PyPI), {MODELS[key]} checkpoint, "
+                  "converted by tools/convert_musicnn_vgg.py",
+    }
+    (out_dir / "config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n")
+    (out_dir / "LICENSE").write_text(license_text)
+    return out_dir
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--clips-dir", default="/work/shared/data",
+                        help="holds music-clips/*.ogg, gtzan-mini/*.wav (optional)")
+    parser.add_argument("--n-clips", type=int, default=3, help="clips taken from each folder")
+    args = parser.parse_args()
+
+    import librosa
+    import musicnn
+    import tensorflow as tf
+    import torch
+    from musicnn import configuration
+
+    from genrescope.mel_patches import musicnn_patches
+    from genrescope.models.musicnn_vgg import MusicnnVGG
+
+    tf.compat.v1.disable_eager_execution()
+    torch.set_grad_enabled(False)
+
+    package_dir = os.path.dirname(musicnn.__file__)
+    dist = importlib.metadata.distribution("musicnn")
+    license_files = [f for f in dist.files if f.name.upper().startswith("LICENSE")]
+    license_text = dist.locate_file(license_files[0]).read_text()
+    labels = {"msd_vgg": configuration.MSD_LABELS, "mtt_vgg": configuration.MTT_LABELS}
+
+    clips = []
+    for pattern in ("music-clips/*.ogg", "gtzan-mini/*.wav"):
+        clips += sorted(glob.glob(os.path.join(args.clips_dir, pattern)))[: args.n_clips]
+    if not clips:
+        print(f"no clips under {args.clips_dir}: checking on the synthetic clip only")
+    inputs = {}
+    for path in clips:
+        y, _ = librosa.load(path, sr=16000)
+        inputs[os.path.basename(path)] = musicnn_patches(y)
+    inputs["synthetic_test_clip"] = musicnn_patches(synthetic_test_clip())
+    rng = np.random.default_rng(0)
+    inputs["random_patches"] = rng.uniform(0, 3, (8, 187, 96)).astype(np.float32)
+
+    worst_prob = worst_emb = 0.0
+    for key, tf_name in MODELS.items():
+        checkpoint_dir = os.path.join(package_dir, tf_name) + "/"
+        sd = tf_state_dict(checkpoint_dir)
+        model = MusicnnVGG(**NETWORK).eval()
+        model.load_state_dict(sd, strict=True)
+        out_dir = write_bundle(key, sd, labels[key], license_text, dist.version)
+        n_params = sum(p.numel() for p in model.parameters())
+        size = (out_dir / "model.safetensors").stat().st_size
+        print(f"{key}: {n_params} parameters, wrote {out_dir.relative_to(REPO_ROOT)} ({size} bytes)")
+
+        tf_model = TFMusicnn(tf_name, checkpoint_dir)
+        for name, patches in inputs.items():
+            tf_probs, tf_pool5 = tf_model(patches)
+            tf_emb = tf_pool5.reshape(len(patches), -1)  # NHWC flatten = tf.layers.flatten
+            logits, emb = model(torch.from_numpy(patches))
+            d_prob = float(np.abs(torch.sigmoid(logits).numpy() - tf_probs).max())
+            d_emb = float(np.abs(emb.numpy() - tf_emb).max())
+            worst_prob, worst_emb = max(worst_prob, d_prob), max(worst_emb, d_emb)
+            print(f"  {name[:48]:48s} n={patches.shape[0]:3d} max|dprob|={d_prob:.2e} "
+                  f"max|demb|={d_emb:.2e} (max|emb|={np.abs(tf_emb).max():.2f})")
+        tf_probs, tf_pool5 = tf_model(inputs["synthetic_test_clip"])
+        tf_emb = tf_pool5.reshape(len(tf_pool5), -1)
+        top = np.argsort(-tf_probs[0])[:5]
+        print("  synthetic clip, patch 0, TF top-5:",
+              [(int(i), labels[key][i], round(float(tf_probs[0, i]), 6)) for i in top])
+        print("  synthetic clip, patch 0, TF embedding[:6]:", np.round(tf_emb[0, :6], 6).tolist())
+        print("  synthetic clip, patch 0, TF embedding[128:134]:",
+              np.round(tf_emb[0, 128:134], 6).tolist())
+        tf_model.sess.close()
+
+    print(f"worst max abs difference: tag probabilities {worst_prob:.3e}, "
+          f"embedding {worst_emb:.3e} (tolerance {TOLERANCE:g})")
+    if worst_prob >= TOLERANCE or worst_emb >= TOLERANCE:
+        print("FAILED", file=sys.stderr)
+        return 1
+    print("OK")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
