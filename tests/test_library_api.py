@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import os
 
 import pytest
-from library_util import music_folder
+import soundfile as sf
+from library_util import SR, music_folder, track
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from genrescope.library import index  # noqa: E402
+from genrescope.library import WindowPlan, index  # noqa: E402
+from genrescope.library.api import analysed_s  # noqa: E402
 from genrescope.web import create_app  # noqa: E402
 
 BASE = "http://127.0.0.1"
@@ -23,9 +26,9 @@ def client(tmp_path_factory):
     (root / "music" / "broken.wav").write_bytes(b"not audio")
     db = root / "lib.db"
     index([str(root / "music")], str(db), progress=False)
-    app = create_app(device="cpu", db=str(db), tmp_dir=root)
+    app = create_app(device="cpu", db=str(db), tmp_dir=root, max_upload_mb=1)
     with TestClient(app, base_url=BASE) as c:
-        c.paths = paths
+        c.paths, c.root = paths, root
         yield c
 
 
@@ -81,7 +84,84 @@ def test_overview_map_and_openapi(client):
     assert page.status_code == 200 and "Library map: 6 tracks" in page.text
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/v1/library/tracks", "/api/v1/library/search",
-            "/api/v1/library/tracks/{track_id}/similar"} <= set(paths)
+            "/api/v1/library/tracks/{track_id}/similar", "/api/v1/library/similar"} <= set(paths)
+    body = paths["/api/v1/library/similar"]["post"]["requestBody"]["content"]
+    assert {"file", "k", "lang"} <= set(body["multipart/form-data"]["schema"]["properties"])
+
+
+def _wav(y) -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, y, SR, format="WAV")
+    return buf.getvalue()
+
+
+def test_similar_to_an_uploaded_file(client):
+    """A file outside the library: analysed on the fly, k hits with reasons and
+    the query's top genres, in the shape of GET /tracks/{id}/similar."""
+    r = client.post("/api/v1/library/similar", files={"file": ("new song.wav", _wav(
+        track(9, 5.0)), "audio/wav")}, data={"k": "3", "lang": "zh"})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["track"]["id"] is None and out["track"]["path"] == "new song.wav"
+    assert out["track"]["top"] and out["track"]["top"][0]["name"]
+    assert out["track"]["windows"] == "spread:3x10" and out["track"]["error"] is None
+    assert len(out["similar"]) == 3 and all(h["reason"] for h in out["similar"])
+    assert "流派构成相似度" in out["similar"][0]["reason"]
+    sims = [h["similarity"] for h in out["similar"]]
+    assert sims == sorted(sims, reverse=True)
+    expected = client.get(f"/api/v1/library/tracks/{_id(client, 'track01')}/similar").json()
+    assert set(out) == set(expected) and set(out["similar"][0]) == set(expected["similar"][0])
+
+
+def test_uploaded_copy_of_a_track_finds_it_first(client):
+    """The same pipeline as the indexer: a copy of a track is its own nearest."""
+    data = client.paths[2].read_bytes()
+    r = client.post("/api/v1/library/similar", files={"file": ("copy.wav", data)},
+                    data={"k": "2"})
+    top = r.json()["similar"][0]
+    assert top["track"]["path"] == str(client.paths[2])
+    assert top["similarity"] == pytest.approx(1.0, abs=1e-4)
+
+
+def test_similar_upload_refusals(client):
+    r = client.post("/api/v1/library/similar",
+                    files={"file": ("notes.txt", b"just some text, no audio", "text/plain")})
+    assert 400 <= r.status_code < 500 and r.json()["error"]
+    assert str(client.root) not in r.json()["error"]
+    r = client.post("/api/v1/library/similar",
+                    files={"file": ("big.wav", b"\0" * (2 * 1024 * 1024), "audio/wav")})
+    assert r.status_code == 413 and r.json()["error"]
+    r = client.post("/api/v1/library/similar", files={"file": ("a.wav", _wav(track(1)))},
+                    data={"k": "0"})
+    assert r.status_code == 422 and "k" in r.json()["error"]
+    r = client.post("/api/v1/library/similar", files={"file": ("a.wav", _wav(track(1)))},
+                    data={"model": "other"})
+    assert r.status_code == 422 and r.json()["error"]
+    r = client.post("/api/v1/library/similar", files={"file": ("empty.wav", b"")})
+    assert r.status_code == 422 and "empty" in r.json()["error"]
+    r = client.get("/api/v1/library/similar")
+    assert r.status_code == 405 and r.headers["allow"] == "POST"
+    r = client.post("/api/v1/library/similar", files={"file": ("a.wav", _wav(track(1)))},
+                    headers={"Origin": "http://elsewhere.example"})
+    assert r.status_code == 403 and r.json()["error"]          # same-origin only (guard)
+
+
+def test_similar_upload_within_the_analysis_cap(client, tmp_path):
+    """The server's cap on analysed seconds holds for the library's plan too."""
+    app = create_app(device="cpu", db=str(client.root / "lib.db"), tmp_dir=tmp_path,
+                     max_duration_s=3)
+    with TestClient(app, base_url=BASE) as c:
+        r = c.post("/api/v1/library/similar", files={"file": ("long.wav", _wav(track(1)))})
+    assert r.status_code == 422 and "at most 3 s" in r.json()["error"]
+    assert str(tmp_path) not in r.json()["error"]
+
+
+def test_analysed_s():
+    assert analysed_s(WindowPlan.parse("spread:3x10"), 240.0) == 30.0
+    assert analysed_s(WindowPlan.parse("spread:3x10"), 20.0) == 20.0
+    assert analysed_s(WindowPlan.parse("spread:3x10"), None) == 30.0
+    assert analysed_s(WindowPlan.parse("full"), 240.0) == 240.0
+    assert analysed_s(WindowPlan.parse("full"), None) is None
 
 
 def test_no_db_no_routes(tmp_path):

@@ -4,6 +4,11 @@
 :class:`~genrescope.library.Library`; ``genrescope serve --db LIBRARY.db``
 includes it. Clients name tracks by their id only: no client-given path is
 ever opened, and the audio route serves only files the library holds.
+``POST /api/v1/library/similar`` takes an uploaded file instead, through the
+server's one upload path (:meth:`Service.upload
+<genrescope.server.service.Service.upload>`: private folder, size and speed
+limits) and analyses it as the indexer would (:meth:`Library.analyse_file`),
+within the server's analysis slots and its cap on analysed seconds.
 User errors are :class:`~genrescope.errors.GenrescopeError` and become
 ``{"error": "..."}`` through the app's handler.
 """
@@ -18,15 +23,86 @@ from typing import Literal
 import fastapi
 from fastapi import Query
 from fastapi.responses import FileResponse, HTMLResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from ..errors import GenrescopeError
+from . import search
+from .analyse import WindowPlan, probe_duration_s
 from .catalog import Library
+from .results import Hit, Track
 
 Lang = Literal["en", "zh"]
 
 
-def library_router(library: Library) -> fastapi.APIRouter:
-    """The ``/api/v1/library`` routes over ``library``."""
+class SimilarUploadOptions(BaseModel):
+    """Form fields of ``POST /api/v1/library/similar`` besides ``file``."""
+
+    model_config = ConfigDict(extra="forbid")
+    k: int = Field(10, ge=1, le=100, description="How many similar tracks.")
+    lang: Lang = Field("en", description="Language of the genre names and reasons.")
+
+
+_UPLOAD_SCHEMA = {"type": "object", "required": ["file"], "properties": {
+    "file": {"type": "string", "format": "binary", "description": "The audio file."},
+    **SimilarUploadOptions.model_json_schema()["properties"]}}
+_UPLOAD_ERRORS = {s: {"description": d, "content": {"application/json": {
+    "example": {"error": "..."}}}} for s, d in (
+    (408, "Upload too slow"), (409, "The library has no analysed tracks yet"),
+    (413, "Upload over the size limit"),
+    (422, "Unreadable or empty audio, a bad form value, or more audio to analyse than "
+          "the server's limit"))}
+
+
+def analysed_s(plan: WindowPlan, duration_s: float | None) -> float | None:
+    """Seconds of audio ``plan`` decodes from a track of ``duration_s`` seconds
+    (``None``: the whole track, of unknown length)."""
+    total = 0.0
+    for offset_s, length_s in plan.windows(duration_s):
+        if length_s is None and duration_s is None:
+            return None
+        total += length_s if length_s is not None else duration_s - offset_s
+    return total
+
+
+def similar_to_file(library: Library, path: str, k: int, *,
+                    max_analysed_s: float | None = None) -> tuple[Track, list[Hit]]:
+    """Analyse a file outside the library as the indexer would
+    (:meth:`Library.analyse_file`: the library's model and window plan; not
+    stored) and find its ``k`` nearest tracks, as :meth:`Library.similar`.
+
+    Returns the query as a :class:`Track` (``id`` None) and the hits.
+
+    Raises
+    ------
+    GenrescopeError
+        (422) Unreadable audio, or the plan would decode more than
+        ``max_analysed_s`` seconds; (409) the library has no analysed tracks.
+    """
+    index = library._embeddings()
+    if max_analysed_s is not None:
+        rows = library._query("SELECT windows, count(*) c FROM tracks WHERE model=? "
+                              "GROUP BY windows ORDER BY c DESC LIMIT 1", (index.model,))
+        plan = WindowPlan.parse(rows[0][0]) if rows else WindowPlan()
+        seconds = analysed_s(plan, probe_duration_s(path))
+        if seconds is None or seconds > max_analysed_s:
+            raise GenrescopeError(
+                f"The library analyses tracks with the plan {plan} ("
+                + ("the whole track, of unknown length" if seconds is None else
+                   f"{seconds:.0f} s of this file") + f"); the server analyses at most "
+                f"{max_analysed_s:g} s per request: send a shorter file.")
+    rec = library.analyse_file(path, index.model)
+    query = {"probabilities": rec.probabilities, "timeline": rec.timeline}
+    hits = [library._hit(int(index.ids[i]), sim, None, query)
+            for i, sim in search.nearest(index.unit, rec.embedding, int(k))]
+    track = Track(None, path, rec.size, rec.duration_s, rec.model, rec.windows,
+                  [(g, round(p, 6)) for g, p in rec.top], rec.warnings, None, hits[0].track.names if hits else {})
+    return track, hits
+
+
+def library_router(library: Library, service=None) -> fastapi.APIRouter:
+    """The ``/api/v1/library`` routes over ``library``; with ``service`` (a
+    :class:`~genrescope.server.service.Service`) also ``POST /similar``."""
     router = fastapi.APIRouter(prefix="/api/v1/library", tags=["library"])
     map_cache: dict = {}
     map_lock = threading.Lock()
@@ -110,15 +186,57 @@ def library_router(library: Library) -> fastapi.APIRouter:
                     map_cache.update(key=key, html=out.read_text(encoding="utf-8"))
             return HTMLResponse(map_cache["html"])
 
+    if service is not None:
+        _add_similar_upload(router, library, service)
     return router
 
 
-def include_library(app: fastapi.FastAPI, db, models_dir=None) -> Library | None:
-    """Add the library routes to ``app`` when ``db`` is given (``serve --db``).
+def _add_similar_upload(router: fastapi.APIRouter, library: Library, service) -> None:
+    from ..server.service import hide_path
+
+    one_at_a_time = threading.Lock()       # one on-the-fly model (Library's), loaded once
+
+    def run(path: str, k: int) -> tuple[Track, list[Hit]]:
+        with one_at_a_time, service.slot():
+            return similar_to_file(library, path, k, max_analysed_s=service.max_duration_s)
+
+    @router.post("/similar", responses=_UPLOAD_ERRORS, openapi_extra={
+        "requestBody": {"required": True, "content": {"multipart/form-data": {
+            "schema": _UPLOAD_SCHEMA}}}})
+    async def similar_upload(request: fastapi.Request) -> dict:
+        """The k library tracks nearest an uploaded audio file (multipart field ``file``),
+        each with why it is near; the file is analysed as the indexer would (the
+        library's model and window plan) and not stored. ``track`` is the upload
+        (``id`` null, ``path`` its name as sent) with its top genres."""
+        async with service.upload(request, prefix="genrescope-similar-") as upload:
+            if upload is None:
+                return Response(status_code=400)
+            try:
+                opts = SimilarUploadOptions.model_validate(
+                    {k: v for k, v in upload.fields.items() if v != ""})
+            except ValidationError as exc:
+                raise GenrescopeError("; ".join(f"{'.'.join(map(str, e['loc'])) or 'form'}: "
+                                                f"{e['msg']}" for e in exc.errors())) from None
+            upload.require_audio()
+            if await request.is_disconnected():       # the client left: do not analyse
+                return Response(status_code=400)
+            path = os.path.abspath(upload.path)        # as the record names it
+            try:
+                track, hits = await run_in_threadpool(run, path, opts.k)
+            except GenrescopeError as exc:
+                raise hide_path(exc, path, upload.shown_name) from None
+            track.path = upload.shown_name
+            return {"track": track.to_dict(opts.lang),
+                    "similar": [h.to_dict(opts.lang) for h in hits]}
+
+
+def include_library(app: fastapi.FastAPI, db, models_dir=None, service=None) -> Library | None:
+    """Add the library routes to ``app`` when ``db`` is given (``serve --db``);
+    with ``service`` also the upload route (``POST /api/v1/library/similar``).
 
     Sets ``app.state.library`` (the :class:`Library`, or ``None``) for the page.
     """
     app.state.library = None if db is None else Library(db, models_dir=models_dir)
     if app.state.library is not None:
-        app.include_router(library_router(app.state.library))
+        app.include_router(library_router(app.state.library, service))
     return app.state.library

@@ -95,7 +95,7 @@ def create_app(models_dir=None, model=None, examples_dir=None, max_upload_mb=100
     app.state.service, app.state.pool = service, pool
     add_error_handlers(app, pool)
     app.include_router(api_router(service))
-    include_library(app, db, models_dir)
+    include_library(app, db, models_dir, service)
     app.include_router(explain_router(service))
     add_fallback(app)                                 # after every other API route
     blocks = build_page(service, examples, library=app.state.library)

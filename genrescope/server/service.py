@@ -174,6 +174,13 @@ class Service:
         finally:
             await run_in_threadpool(shutil.rmtree, folder, True)
 
+    @contextlib.contextmanager
+    def slot(self):
+        """Hold one of the :data:`MAX_ANALYSES` analysis slots (waits for one):
+        for analyses that do not go through :meth:`analyse`."""
+        with self._slots:
+            yield
+
     def analyse(self, path, model=None, *, offset_s=0.0, duration_s=30.0, top_k=5) -> Prediction:
         """Classify one file with the pooled model (blocking; at most MAX_ANALYSES at
         once; at most ``max_duration_s`` seconds of audio, else 422)."""
