@@ -19,7 +19,8 @@ tag probabilities and of the 256-d embedding (pool5 flattened in NHWC order,
 as ``tf.layers.flatten`` does) is printed and must be < 1e-4.
 
 Same throwaway environment as ``tools/convert_musicnn.py`` (whose helpers
-this script imports)::
+this script imports), plus ``pillow`` (``genrescope.mel_patches`` imports
+``genrescope.features``, which needs it)::
 
     PYTHONPATH=. /tmp/tfenv/bin/python tools/convert_musicnn_vgg.py [--clips-dir /work/shared/data]
 """
