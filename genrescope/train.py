@@ -8,8 +8,9 @@
 Two methods:
 
 ``head`` (default)
-    A small classifier on the per-patch embeddings (400-d, one per 3 s patch)
-    of the default model ``musicnn_genres``, which stays frozen. Each patch of
+    A small classifier on the per-patch embeddings (456-d, one per 3 s patch)
+    of musicnn's two MSD taggers (``msd_musicnn`` + ``msd_vgg``, the base of
+    the default model ``genres``), which stay frozen. Each patch of
     a training file is one example; at inference the
     :class:`~genrescope.predict.Classifier` averages the per-patch softmax, as
     the validation here does, so training and use see the same inputs.
@@ -49,7 +50,7 @@ from .training.common import (FeatureCache, TrainResult, split_files, torch_devi
                               want_progress)
 from .training.crossval import CrossValidation, cross_validate
 from .training.finetune import InitCheckpoint, init_network, read_init
-from .training.head import BASE_MODEL, HEAD_DEFAULTS, fit_head, train_head
+from .training.head import BASE_MODEL, BASE_NAME, HEAD_DEFAULTS, fit_head, train_head
 
 __all__ = ["BASE_MODEL", "CHECKPOINT", "CNN_DEFAULTS", "HEAD_DEFAULTS", "CrossValidation",
            "FeatureCache", "InitCheckpoint", "TrainResult", "cross_validate", "fit_head",
@@ -128,7 +129,7 @@ def train(data: str | os.PathLike, out: str | os.PathLike, *, method: str = "hea
                  if v]
         if given:
             raise GenrescopeError(f"{', '.join(given)} only apply to --method cnn; the head "
-                                  f"trains on the embeddings of {BASE_MODEL}.")
+                                  f"trains on the embeddings of {BASE_NAME}.")
     elif hidden is not None:
         raise GenrescopeError("--hidden only applies to --method head.")
     for name, value in (("--epochs", epochs), ("--batch-size", batch_size)):

@@ -83,9 +83,9 @@ def test_head_learns_and_writes_a_bundle_that_works_everywhere(genre_data, cache
     assert result.cache["hits"] + result.cache["misses"] == 16
 
     config = json.loads((out / "config.json").read_text())
-    assert config["architecture"] == "embedding_head" and config["base"] == "musicnn_genres"
+    assert config["architecture"] == "embedding_head" and config["base"] == ["msd_musicnn", "msd_vgg"]
     assert config["labels"] == LABELS
-    assert config["representation"] == Classifier.load("musicnn_genres").model.config[
+    assert config["representation"] == Classifier.load("msd_vgg").model.config[
         "representation"]
     # model.safetensors holds the head only, not the 2 x 3 M base weights
     from safetensors.torch import load_file
@@ -121,7 +121,7 @@ def test_second_head_run_reads_the_cache(genre_data, cache, tmp_path):
                   epochs=20)
     files = sorted((cache / "embeddings").glob("*.npy"))
     assert len(files) == 16
-    assert all(np.load(f).shape[1:] == (400,) for f in files)
+    assert all(np.load(f).shape[1:] == (456,) for f in files)
     second = train(genre_data, tmp_path / "b", cache=cache, progress=False, device="cpu",
                    epochs=20)
     assert second.cache["hits"] == 16 and second.cache["misses"] == 0

@@ -6,12 +6,12 @@
 
 writes ``genrescope/assets/genres/`` (``--out``): ``config.json`` and
 ``model.safetensors`` (the genre head and the not-music head, about 0.5 MB;
-the musicnn networks are the shipped ``musicnn_genres`` bundle), and the
+the networks are the shipped ``msd_musicnn`` and ``msd_vgg`` bundles), and the
 figures into ``--report``. The data stays where it is; embeddings are cached
 (:class:`genrescope.training.common.FeatureCache`), so a second run takes seconds.
 
-Steps, all on the base model's per-patch 400-d embeddings (both musicnn
-taggers' penultimate layers):
+Steps, all on the base models' per-patch 456-d embeddings (musicnn's MSD
+taggers: the musicnn penultimate layer, 200, and the VGG's pool5, 256):
 
 1. grouped K-fold cross-validation by song (:func:`genrescope.training.crossval.cross_validate`
    with :func:`genrescope.dataset.grouped_folds`): held-out accuracy per
@@ -47,7 +47,7 @@ from genrescope.dataset import (LabelledFile, grouped_folds, grouped_split,  # n
 from genrescope.labels import genre  # noqa: E402
 from genrescope.training.common import file_probabilities, stack, write_bundle  # noqa: E402
 from genrescope.training.crossval import cross_validate  # noqa: E402
-from genrescope.training.head import (BASE_MODEL, HEAD_DEFAULTS, base_embeddings,  # noqa: E402
+from genrescope.training.head import (BASE_MODEL, BASE_NAME, HEAD_DEFAULTS, base_embeddings,  # noqa: E402
                                       fit_head)
 
 NAME = "genres"
@@ -57,7 +57,7 @@ LICENSE_TEXT = """genrescope default model `genres`
 Weights in model.safetensors: two small heads (a genre classifier and a
 music / not-music classifier) trained by genrescope's tools/build_default_model.py
 on embeddings of the musicnn networks shipped in ../msd_musicnn and
-../mtt_musicnn (ISC licence, (c) Music Technology Group, Universitat Pompeu
+../msd_vgg (ISC licence, (c) Music Technology Group, Universitat Pompeu
 Fabra 2019, code by Jordi Pons; see the LICENSE files there).
 
 Training audio (not distributed): the GTZAN genre collection (G. Tzanetakis
@@ -213,14 +213,15 @@ def build(data: list, out, *, report_dir=None, also_music: list = (), nonmusic_d
         "name": NAME,
         "architecture": "embedding_head",
         "display_name": f"Default: {len(labels)} genres (calibrated head on musicnn embeddings)",
-        "base": BASE_MODEL,
+        "base": list(BASE_MODEL),
         "representation": _base_representation(),
         "labels": labels,
         "label_names": {lab: {"en": genre(lab).en, "zh": genre(lab).zh} for lab in labels},
         "output": "softmax",
         "head": {"input_dim": int(x_tr.shape[1]), "hidden": [hidden] if hidden else [],
                  "dropout": HEAD_DEFAULTS["dropout"],
-                 "inputs": "per-patch embeddings of the base model (2 x 200 penultimate)"},
+                 "inputs": f"per-patch embeddings of {BASE_NAME} side by side "
+                           "(musicnn penultimate 200 + VGG pool5 256)"},
         "calibration": {"method": "temperature", "temperature": round(temperature, 6),
                         "unsure_below": round(unsure_below, 6),
                         "fitted_on": f"held-out clip probabilities of {k}-fold grouped CV"},
@@ -275,7 +276,9 @@ def build(data: list, out, *, report_dir=None, also_music: list = (), nonmusic_d
 def _base_representation() -> dict:
     from genrescope.models.registry import resolve
 
-    return resolve(BASE_MODEL).config["representation"]
+    reps = [resolve(name).config["representation"] for name in BASE_MODEL]
+    assert all(r == reps[0] for r in reps), "the base models need one front end"
+    return reps[0]
 
 
 def main(argv=None) -> None:

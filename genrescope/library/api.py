@@ -27,7 +27,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import GenrescopeError
-from . import search
 from .analyse import WindowPlan, probe_duration_s
 from .catalog import Library
 from .results import Hit, Track
@@ -79,11 +78,8 @@ def similar_to_file(library: Library, path: str, k: int, *,
         (422) Unreadable audio, or the plan would decode more than
         ``max_analysed_s`` seconds; (409) the library has no analysed tracks.
     """
-    index = library._embeddings()
     if max_analysed_s is not None:
-        rows = library._query("SELECT windows, count(*) c FROM tracks WHERE model=? "
-                              "GROUP BY windows ORDER BY c DESC LIMIT 1", (index.model,))
-        plan = WindowPlan.parse(rows[0][0]) if rows else WindowPlan()
+        plan = library.plan()
         seconds = analysed_s(plan, probe_duration_s(path))
         if seconds is None or seconds > max_analysed_s:
             raise GenrescopeError(
@@ -91,12 +87,11 @@ def similar_to_file(library: Library, path: str, k: int, *,
                 + ("the whole track, of unknown length" if seconds is None else
                    f"{seconds:.0f} s of this file") + f"); the server analyses at most "
                 f"{max_analysed_s:g} s per request: send a shorter file.")
-    rec = library.analyse_file(path, index.model)
-    query = {"probabilities": rec.probabilities, "timeline": rec.timeline}
-    hits = [library._hit(int(index.ids[i]), sim, None, query)
-            for i, sim in search.nearest(index.unit, rec.embedding, int(k))]
+    rec = library.analyse_file(path)
+    hits = library.similar_to_analysis(rec, k)
     track = Track(None, path, rec.size, rec.duration_s, rec.model, rec.windows,
-                  [(g, round(p, 6)) for g, p in rec.top], rec.warnings, None, hits[0].track.names if hits else {})
+                  [(g, round(p, 6)) for g, p in rec.top], rec.warnings, None,
+                  hits[0].track.names if hits else {})
     return track, hits
 
 

@@ -204,7 +204,7 @@ class Library:
 
     def analyse_file(self, path: str, model: str | None = None):
         """Analyse a file outside the library as the indexer would (not stored)."""
-        from .analyse import WindowPlan, analyse_track
+        from .analyse import analyse_track
         from .record import file_job
 
         model = model or self._embeddings().model
@@ -212,13 +212,28 @@ class Library:
             from ..predict import Classifier
 
             self._classifier = Classifier.load(model, models_dir=self.models_dir)
-        plan = self._query("SELECT windows, count(*) c FROM tracks WHERE model=? "
-                           "GROUP BY windows ORDER BY c DESC LIMIT 1", (model,))
-        rec = analyse_track(self._classifier, file_job(path),
-                            WindowPlan.parse(plan[0][0]) if plan else WindowPlan())
+        rec = analyse_track(self._classifier, file_job(path), self.plan(model))
         if rec.error:
             raise GenrescopeError(rec.error)
         return rec
+
+    def plan(self, model: str | None = None):
+        """The :class:`~genrescope.library.analyse.WindowPlan` most tracks of
+        ``model`` (default: the library's) were analysed with."""
+        from .analyse import WindowPlan
+
+        rows = self._query("SELECT windows, count(*) c FROM tracks WHERE model=? "
+                           "GROUP BY windows ORDER BY c DESC LIMIT 1",
+                           (model or self._embeddings().model,))
+        return WindowPlan.parse(rows[0][0]) if rows else WindowPlan()
+
+    def similar_to_analysis(self, rec, k: int = 10) -> list[Hit]:
+        """The ``k`` tracks nearest an analysis of a file outside the library
+        (a record from :meth:`analyse_file`), each with why it is near."""
+        index = self._embeddings()
+        query = {"probabilities": rec.probabilities, "timeline": rec.timeline}
+        return [self._hit(int(index.ids[i]), sim, None, query)
+                for i, sim in search.nearest(index.unit, rec.embedding, int(k))]
 
     def similar(self, ref, k: int = 10) -> list[Hit]:
         """The ``k`` tracks nearest ``ref`` (id, path in the library, or any

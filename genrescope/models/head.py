@@ -48,7 +48,7 @@ class EmbeddingHead(nn.Module):
     Parameters
     ----------
     input_dim : int
-        Size of the base model's embedding (400 for ``musicnn_genres``).
+        Size of the base model's embedding (456 for ``msd_musicnn`` + ``msd_vgg``).
     n_labels : int
         Outputs.
     hidden : sequence of int
@@ -82,11 +82,60 @@ class EmbeddingHead(nn.Module):
         return self.out(self.dropout(self.represent(x)))
 
 
+class StackedBase(Model):
+    """Several base models on the same front end, embeddings side by side.
+
+    Parameters
+    ----------
+    bases : list of Model
+        Models with the same ``config["representation"]``; :meth:`embed`
+        concatenates their per-patch embeddings in this order.
+    """
+
+    def __init__(self, bases: list[Model]):
+        rep = bases[0].config.get("representation")
+        for other in bases[1:]:
+            if other.config.get("representation") != rep:
+                raise GenrescopeError(f"{other.name} and {bases[0].name} have different front "
+                                      "ends: their embeddings cannot be stacked.")
+        super().__init__({"name": "+".join(b.name for b in bases), "labels": [],
+                          "representation": rep, "components": [b.name for b in bases]})
+        self.bases = nn.ModuleList(bases)
+
+    @property
+    def sr(self) -> int:
+        return self.bases[0].sr
+
+    def features(self, y: np.ndarray) -> Features:
+        return self.bases[0].features(y)
+
+    def embed(self, inputs: torch.Tensor) -> torch.Tensor:
+        return torch.cat([b.embed(inputs) for b in self.bases], dim=1)
+
+    def weights(self) -> nn.Module:
+        return self.bases
+
+
+def base_names(config: dict) -> list[str]:
+    """The base model names of a head's config (``"base"``: a name or a list)."""
+    base = config.get("base")
+    names = [base] if isinstance(base, str) else list(base or [])
+    if not names or not all(isinstance(n, str) and n for n in names):
+        raise GenrescopeError(f"config.json of {config.get('name')} lacks 'base', the model(s) "
+                              "whose embeddings the head was trained on.")
+    return names
+
+
+def stack_bases(bases: list[Model]) -> Model:
+    """One base model as it is, several as a :class:`StackedBase`."""
+    return bases[0] if len(bases) == 1 else StackedBase(bases)
+
+
 class EmbeddingHeadModel(Model):
     """A base model's embeddings -> :class:`EmbeddingHead`; one output per patch.
 
     ``config["head"]`` holds ``input_dim``, ``hidden`` and ``dropout``;
-    ``config["base"]`` names the base model.
+    ``config["base"]`` names the base model(s).
     """
 
     def __init__(self, config: dict, base: Model):
@@ -119,16 +168,14 @@ class EmbeddingHeadModel(Model):
     @classmethod
     def from_folder(cls, config: dict, folder: Path, weights: Path,
                     load_dependency=None) -> "EmbeddingHeadModel":
-        """Load the base model by name (through ``load_dependency``), then the
-        head's weights strictly."""
-        base_name = config.get("base")
-        if not base_name:
-            raise GenrescopeError(f"{folder / 'config.json'} lacks 'base', the model whose "
-                                  "embeddings the head was trained on.")
+        """Load the base model(s) by name (through ``load_dependency``), then
+        the head's weights strictly."""
+        names = base_names(config)
+        base_name = " + ".join(names)
         if load_dependency is None:
             raise GenrescopeError(f"{config.get('name')} is built on {base_name}: load it "
                                   "through genrescope.models.registry.load_model.")
-        base = load_dependency(base_name, folder)
+        base = stack_bases([load_dependency(name, folder) for name in names])
         model = cls(config, base)
         state = read_state_dict(weights)
         side = {k[len("not_music."):]: v for k, v in state.items() if k.startswith("not_music.")}

@@ -15,7 +15,7 @@ from ..dataset import grouped_folds, list_labelled
 from ..errors import GenrescopeError
 from ..evaluate import EvaluationReport, build_report, file_result
 from .common import file_probabilities, split_files, stack, torch_device, want_progress
-from .head import BASE_MODEL, HEAD_DEFAULTS, base_embeddings, fit_head
+from .head import BASE_NAME, HEAD_DEFAULTS, base_embeddings, fit_head
 
 
 @dataclass
@@ -113,7 +113,7 @@ def cross_validate(data: str | os.PathLike, k: int = 5, *, out: str | os.PathLik
         if progress:
             print(f"fold {n}/{k}: {hits}/{len(held)} correct (best epoch {best_epoch})",
                   file=sys.stderr)
-    report = build_report(f"head on {BASE_MODEL}, {k}-fold CV", labels, results, skipped, 3,
+    report = build_report(f"head on {BASE_NAME}, {k}-fold CV", labels, results, skipped, 3,
                           duration_s=duration_s or None)
     if out:
         report.save(out)

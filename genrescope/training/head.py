@@ -15,9 +15,21 @@ from .common import (FeatureCache, TrainResult, class_weights, extract_features,
                      file_probabilities, final_report, split_arrays, torch_threads,
                      training_info, write_bundle)
 
-BASE_MODEL = "musicnn_genres"
+#: The base models whose per-patch embeddings a head is trained on, side by
+#: side (musicnn's MSD taggers: musicnn 200-d + VGG 256-d; chosen by grouped
+#: cross-validation, see docs/models/genres.md).
+BASE_MODEL = ("msd_musicnn", "msd_vgg")
+BASE_NAME = " + ".join(BASE_MODEL)
 HEAD_DEFAULTS = {"epochs": 300, "batch_size": 64, "lr": 1e-3, "weight_decay": 1e-3,
                  "hidden": 256, "dropout": 0.5, "patience": 40}
+
+
+def load_base(device):
+    """The base models of :data:`BASE_MODEL`, stacked (one front end)."""
+    from ..models.head import stack_bases
+    from ..models.registry import load_model, resolve
+
+    return stack_bases([load_model(resolve(name), str(device)) for name in BASE_MODEL])
 
 
 def base_embeddings(items, device, duration_s, cache_root, progress, desc="embeddings"):
@@ -32,11 +44,10 @@ def base_embeddings(items, device, duration_s, cache_root, progress, desc="embed
     cache : FeatureCache
     """
     from ..audio import load_audio
-    from ..models.registry import load_model, resolve
 
-    base = load_model(resolve(BASE_MODEL), str(device))
+    base = load_base(device)
     cache = FeatureCache(cache_root, "embeddings",
-                         {"model": BASE_MODEL, "representation": base.config["representation"],
+                         {"model": list(BASE_MODEL), "representation": base.config["representation"],
                           "components": base.config.get("components")})
 
     def compute(path):
@@ -170,9 +181,9 @@ def train_head(*, data, out, train_items, val_items, seed, device, duration_s, e
     base_config = base.config
     config = {
         "architecture": "embedding_head",
-        "display_name": f"Head on {BASE_MODEL} embeddings ({len(labels)} genres, "
+        "display_name": f"Head on {BASE_NAME} embeddings ({len(labels)} genres, "
                         f"trained on {Path(data).name})",
-        "base": BASE_MODEL,
+        "base": list(BASE_MODEL),
         "representation": base_config["representation"],
         "labels": labels,
         "output": "softmax",
