@@ -62,8 +62,14 @@ def test_timeline_and_why_in_both_languages(page, two_halves):  # noqa: F811
     assert any(name in segments for name in EN_NAMES), segments
 
     page.click("#why .label-wrap")                       # open the "Why?" view
-    page.fill("#why-budget input[type=number]", "6")     # a small budget: a quick test
-    page.press("#why-budget input[type=number]", "Enter")
+    budget = page.locator("#why-budget input[type=number]")
+    budget.wait_for(state="visible", timeout=TIMEOUT_MS)  # rendered once opened: fill after
+    page.wait_for_timeout(500)                           # the accordion's content settled
+    budget.fill("6")                                     # a small budget: a quick test
+    budget.press("Enter")
+    budget.blur()
+    page.wait_for_function("() => document.querySelector('#why-budget input').value === '6'",
+                           timeout=TIMEOUT_MS)
     page.click("#why-run")
     notes = _wait_text(page, "#why-notes", r"\d+ forward passes")
     passes = int(re.search(r"(\d+) forward passes", notes).group(1))
