@@ -155,8 +155,14 @@ def synthetic_test_clip(duration_s: float = 4.0, sr_hz: int = 16000) -> np.ndarr
     return y.astype(np.float32)
 
 
-def tf_state_dict(checkpoint_dir: str):
-    """Read a musicnn TF checkpoint into a torch state_dict (float32)."""
+def checkpoint_state(checkpoint_dir: str, conv_tensors, bn_map: dict, dense_map: dict):
+    """Read a musicnn TF checkpoint into a torch state_dict (float32).
+
+    ``conv_tensors(get)`` returns the convolution tensors (names -> arrays;
+    ``get(tf_name)`` reads one variable); the batch norms and dense layers
+    follow ``bn_map`` / ``dense_map`` (TF scope -> torch prefix). Every
+    variable of the checkpoint but the optimiser's must be used.
+    """
     import tensorflow as tf
     import torch
 
@@ -168,6 +174,27 @@ def tf_state_dict(checkpoint_dir: str):
         used.add(name)
         return np.asarray(reader.get_tensor(name), dtype=np.float32)
 
+    sd = dict(conv_tensors(get))
+    for tf_name, prefix in bn_map.items():
+        sd[f"{prefix}.weight"] = get(f"{tf_name}/gamma")
+        sd[f"{prefix}.bias"] = get(f"{tf_name}/beta")
+        sd[f"{prefix}.running_mean"] = get(f"{tf_name}/moving_mean")
+        sd[f"{prefix}.running_var"] = get(f"{tf_name}/moving_variance")
+    for tf_name, prefix in dense_map.items():
+        # (for the VGG: the dense rows are in TF's NHWC flatten order, which the port keeps)
+        sd[f"{prefix}.weight"] = get(f"{tf_name}/kernel").T
+        sd[f"{prefix}.bias"] = get(f"{tf_name}/bias")
+
+    leftover = {n for n in names - used if "Adam" not in n and not n.startswith("beta")}
+    if leftover:
+        raise RuntimeError(f"unmapped checkpoint variables: {sorted(leftover)}")
+    out = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in sd.items()}
+    for prefix in bn_map.values():
+        out[f"{prefix}.num_batches_tracked"] = torch.tensor(0, dtype=torch.long)
+    return out
+
+
+def _musicnn_convs(get) -> dict:
     sd = {}
     for tf_name, prefix in CONV_MAP.items():
         kernel = get(f"{tf_name}/kernel")  # (kt, kf, in=1, out)
@@ -179,22 +206,12 @@ def tf_state_dict(checkpoint_dir: str):
             w = kernel.transpose(3, 2, 0, 1)  # (out, 1, kt, kf)
         sd[f"{prefix}.conv.weight"] = w
         sd[f"{prefix}.conv.bias"] = bias
-    for tf_name, prefix in BN_MAP.items():
-        sd[f"{prefix}.weight"] = get(f"{tf_name}/gamma")
-        sd[f"{prefix}.bias"] = get(f"{tf_name}/beta")
-        sd[f"{prefix}.running_mean"] = get(f"{tf_name}/moving_mean")
-        sd[f"{prefix}.running_var"] = get(f"{tf_name}/moving_variance")
-    for tf_name, prefix in DENSE_MAP.items():
-        sd[f"{prefix}.weight"] = get(f"{tf_name}/kernel").T
-        sd[f"{prefix}.bias"] = get(f"{tf_name}/bias")
+    return sd
 
-    leftover = {n for n in names - used if "Adam" not in n and not n.startswith("beta")}
-    if leftover:
-        raise RuntimeError(f"unmapped checkpoint variables: {sorted(leftover)}")
-    out = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in sd.items()}
-    for prefix in BN_MAP.values():
-        out[f"{prefix}.num_batches_tracked"] = torch.tensor(0, dtype=torch.long)
-    return out
+
+def tf_state_dict(checkpoint_dir: str):
+    """Read a musicnn (not VGG) TF checkpoint into a torch state_dict (float32)."""
+    return checkpoint_state(checkpoint_dir, _musicnn_convs, BN_MAP, DENSE_MAP)
 
 
 class TFMusicnn:

@@ -38,6 +38,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from convert_musicnn import (  # noqa: E402  (sets the TF environment variables)
+    checkpoint_state,
     REPO_ROOT,
     REPRESENTATION,
     TOLERANCE,
@@ -72,40 +73,17 @@ BN_MAP = {"batch_normalization": "input_bn",
 DENSE_MAP = {"dense": "classifier"}
 
 
-def tf_state_dict(checkpoint_dir: str):
-    """Read a musicnn VGG TF checkpoint into a torch state_dict (float32)."""
-    import tensorflow as tf
-    import torch
-
-    reader = tf.compat.v1.train.NewCheckpointReader(checkpoint_dir)
-    names = set(reader.get_variable_to_shape_map())
-    used = set()
-
-    def get(name):
-        used.add(name)
-        return np.asarray(reader.get_tensor(name), dtype=np.float32)
-
+def _vgg_convs(get) -> dict:
     sd = {}
     for tf_name, prefix in CONV_MAP.items():
         sd[f"{prefix}.weight"] = get(f"{tf_name}/kernel").transpose(3, 2, 0, 1)  # HWIO -> OIHW
         sd[f"{prefix}.bias"] = get(f"{tf_name}/bias")
-    for tf_name, prefix in BN_MAP.items():
-        sd[f"{prefix}.weight"] = get(f"{tf_name}/gamma")
-        sd[f"{prefix}.bias"] = get(f"{tf_name}/beta")
-        sd[f"{prefix}.running_mean"] = get(f"{tf_name}/moving_mean")
-        sd[f"{prefix}.running_var"] = get(f"{tf_name}/moving_variance")
-    for tf_name, prefix in DENSE_MAP.items():
-        # the dense rows are in TF's NHWC flatten order, which the port keeps
-        sd[f"{prefix}.weight"] = get(f"{tf_name}/kernel").T
-        sd[f"{prefix}.bias"] = get(f"{tf_name}/bias")
+    return sd
 
-    leftover = {n for n in names - used if "Adam" not in n and not n.startswith("beta")}
-    if leftover:
-        raise RuntimeError(f"unmapped checkpoint variables: {sorted(leftover)}")
-    out = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in sd.items()}
-    for prefix in BN_MAP.values():
-        out[f"{prefix}.num_batches_tracked"] = torch.tensor(0, dtype=torch.long)
-    return out
+
+def tf_state_dict(checkpoint_dir: str):
+    """Read a musicnn VGG TF checkpoint into a torch state_dict (float32)."""
+    return checkpoint_state(checkpoint_dir, _vgg_convs, BN_MAP, DENSE_MAP)
 
 
 def write_bundle(key: str, state_dict, labels, license_text: str, musicnn_version: str) -> Path:
