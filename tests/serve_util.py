@@ -19,8 +19,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @contextlib.contextmanager
-def running_server(args: list[str], tmp: Path, start_timeout_s: float = 180):
+def running_server(args: list[str], tmp: Path, start_timeout_s: float = 180,
+                   log_path: Path | None = None):
     """Run ``genrescope serve --port P *args`` (TMPDIR ``tmp``) until the block ends.
+
+    Its output goes to ``log_path`` (default ``tmp.parent / "server-PORT.log"``),
+    which stays there to be read after the server stopped.
 
     Yields
     ------
@@ -30,7 +34,7 @@ def running_server(args: list[str], tmp: Path, start_timeout_s: float = 180):
     port = free_port()
     env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", TMPDIR=str(tmp))
     env.pop("GRADIO_TEMP_DIR", None)
-    with open(tmp.parent / f"server-{port}.log", "w+") as log:
+    with open(log_path or tmp.parent / f"server-{port}.log", "w+") as log:
         proc = subprocess.Popen([sys.executable, "-m", "genrescope.cli", "serve", "--port",
                                  str(port), *args], cwd=REPO, env=env, stdout=log,
                                 stderr=subprocess.STDOUT)

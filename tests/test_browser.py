@@ -9,11 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -23,7 +18,7 @@ import soundfile as sf
 from conftest import FORMATS, write_audio
 from genrescope.labels import CCMUSIC_GENRES
 from genrescope.synth import chord
-from netutil import free_port  # noqa: E402
+from serve_util import running_server
 
 CHROMIUM = "/usr/bin/chromium"
 MODEL = "vgg19_bn_cqt"
@@ -40,41 +35,12 @@ def server(official_models_dir, tmp_path_factory):
     """``genrescope serve`` on a free loopback port; its TMPDIR must be
     clean again after it stops."""
     tmp = tmp_path_factory.mktemp("server-tmp")
-    port = free_port()
-    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", TMPDIR=str(tmp))
-    env.pop("GRADIO_TEMP_DIR", None)
-    log = open(tmp.parent / "server.log", "w+")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "genrescope.cli", "serve", "--port", str(port),
-         "--models-dir", str(official_models_dir), "--model", MODEL, "--device", "cpu",
-         "--precision", "fp32"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))   # no proxy
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                with direct.open(base + "/healthz", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                pytest.fail(f"genrescope serve did not start:\n{log.read()[-3000:]}")
-            time.sleep(0.5)
+    log_path = tmp.parent / "server.log"
+    with running_server(["--models-dir", str(official_models_dir), "--model", MODEL,
+                         "--device", "cpu", "--precision", "fp32"], tmp,
+                        log_path=log_path) as base:
         yield base
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        log.seek(0)
-        output = log.read()
-        log.close()
+    output = log_path.read_text()
     assert "page http://127.0.0.1:" in output
     assert "other machines" not in output            # loopback: no such note
     left = [p.name for p in tmp.iterdir() if p.name.startswith("genrescope-")]
