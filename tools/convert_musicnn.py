@@ -261,7 +261,12 @@ def extractor_log_mel(audio_path: str, reflect: bool):
         extractor.np, extractor.librosa = saved
 
 
-def write_bundle(key: str, state_dict, labels, license_text: str, musicnn_version: str) -> Path:
+def write_bundle(key: str, state_dict, labels, license_text: str, musicnn_version: str, *,
+                 architecture: str = "musicnn", display_name: str | None = None,
+                 network: dict | None = None, checkpoint: str | None = None,
+                 tool: str = "tools/convert_musicnn.py") -> Path:
+    """Write ``genrescope/assets/<key>/`` (weights, config.json, LICENSE); the
+    keywords let the VGG converter write its bundles the same way."""
     from safetensors.torch import save_file
 
     out_dir = REPO_ROOT / "genrescope" / "assets" / key
@@ -269,14 +274,15 @@ def write_bundle(key: str, state_dict, labels, license_text: str, musicnn_versio
     save_file(state_dict, str(out_dir / "model.safetensors"), metadata={"format": "pt"})
     config = {
         "name": key,
-        "architecture": "musicnn",
-        "display_name": DISPLAY_NAMES[key],
+        "architecture": architecture,
+        "display_name": display_name or DISPLAY_NAMES[key],
         "representation": REPRESENTATION,
-        "network": NETWORK,
+        "network": NETWORK if network is None else network,
         "output": "sigmoid",
         "labels": list(labels),
         "license": "ISC",
-        "source": f"musicnn {musicnn_version} (PyPI), {MODELS[key]} checkpoint, converted by tools/convert_musicnn.py",
+        "source": f"musicnn {musicnn_version} (PyPI), {checkpoint or MODELS[key]} checkpoint, "
+                  f"converted by {tool}",
     }
     (out_dir / "config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n")
     (out_dir / "LICENSE").write_text(license_text)

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import glob
 import importlib.metadata
-import json
 import os
 import sys
 from pathlib import Path
@@ -39,8 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from convert_musicnn import (  # noqa: E402  (sets the TF environment variables)
     checkpoint_state,
+    write_bundle as write_musicnn_bundle,
     REPO_ROOT,
-    REPRESENTATION,
     TOLERANCE,
     TFMusicnn,
     synthetic_test_clip,
@@ -87,26 +86,10 @@ def tf_state_dict(checkpoint_dir: str):
 
 
 def write_bundle(key: str, state_dict, labels, license_text: str, musicnn_version: str) -> Path:
-    from safetensors.torch import save_file
-
-    out_dir = REPO_ROOT / "genrescope" / "assets" / key
-    out_dir.mkdir(parents=True, exist_ok=True)
-    save_file(state_dict, str(out_dir / "model.safetensors"), metadata={"format": "pt"})
-    config = {
-        "name": key,
-        "architecture": "musicnn_vgg",
-        "display_name": DISPLAY_NAMES[key],
-        "representation": REPRESENTATION,
-        "network": NETWORK,
-        "output": "sigmoid",
-        "labels": list(labels),
-        "license": "ISC",
-        "source": f"musicnn {musicnn_version} (PyPI), {MODELS[key]} checkpoint, "
-                  "converted by tools/convert_musicnn_vgg.py",
-    }
-    (out_dir / "config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n")
-    (out_dir / "LICENSE").write_text(license_text)
-    return out_dir
+    return write_musicnn_bundle(key, state_dict, labels, license_text, musicnn_version,
+                                architecture="musicnn_vgg", display_name=DISPLAY_NAMES[key],
+                                network=NETWORK, checkpoint=MODELS[key],
+                                tool="tools/convert_musicnn_vgg.py")
 
 
 def main() -> int:
