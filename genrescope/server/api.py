@@ -25,18 +25,23 @@ from .guard import METHODS
 from .service import ModelPool, Service
 
 
-class ClassifyOptions(BaseModel):
-    """Form fields of ``POST /api/v1/classify`` besides ``file``."""
+class WindowOptions(BaseModel):
+    """Form fields every analysis route takes: which model, which window."""
 
     model_config = ConfigDict(extra="forbid")
     model: str | None = Field(None, description="Model name (GET /api/v1/models); "
                               "default: the server's default model.")
-    top_k: int = Field(5, ge=1, le=100, description="How many genres to return.")
     offset_s: float = Field(0.0, ge=0, le=MAX_SECONDS, allow_inf_nan=False,
                             description="Start of the analysed window, seconds.")
     duration_s: float = Field(30.0, ge=0, le=MAX_SECONDS, allow_inf_nan=False,
                               description="Seconds to analyse; 0 = whole file (the server "
                               "caps what one request may analyse: 422 above it).")
+
+
+class ClassifyOptions(WindowOptions):
+    """Form fields of ``POST /api/v1/classify`` besides ``file``."""
+
+    top_k: int = Field(5, ge=1, le=100, description="How many genres to return.")
     lang: Literal["en", "zh"] = Field("en", description="Language of the genre names.")
 
 

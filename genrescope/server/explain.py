@@ -17,35 +17,27 @@ from typing import Literal
 
 import fastapi
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from ..audio import MAX_SECONDS
 from ..errors import GenrescopeError
 from ..explain import DEFAULT_BUDGET, explain_prediction
+from .api import WindowOptions
 from .service import Service
 
 #: Most forward passes one API request may ask for (server bound).
 MAX_API_BUDGET = 600
 
 
-class ExplainOptions(BaseModel):
+class ExplainOptions(WindowOptions):
     """Form fields of ``POST /api/v1/explain`` besides ``file``."""
 
-    model_config = ConfigDict(extra="forbid")
-    model: str | None = Field(None, description="Model name (GET /api/v1/models); "
-                              "default: the server's default model.")
     genre: str | None = Field(None, max_length=100, description="Genre to explain: label id, "
                               "English or Chinese name; default: the top genre.")
     budget: int | None = Field(None, ge=1, le=MAX_API_BUDGET,
                                description=f"Most forward passes of the network (at least one "
                                f"per analysed chunk; more = a finer map, slower). Default "
                                f"{DEFAULT_BUDGET}, or one per chunk for longer windows.")
-    offset_s: float = Field(0.0, ge=0, le=MAX_SECONDS, allow_inf_nan=False,
-                            description="Start of the analysed window, seconds.")
-    duration_s: float = Field(30.0, ge=0, le=MAX_SECONDS, allow_inf_nan=False,
-                              description="Seconds to analyse; 0 = whole file (capped by "
-                              "the server).")
     lang: Literal["en", "zh"] = Field("en", description="Language of names and the figure.")
     format: Literal["json", "png"] = Field(
         "json", description="json: the map as numbers with its axes, the prediction and the "
