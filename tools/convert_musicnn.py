@@ -289,6 +289,31 @@ def write_bundle(key: str, state_dict, labels, license_text: str, musicnn_versio
     return out_dir
 
 
+def musicnn_package():
+    """The installed musicnn wheel: (its folder, version, LICENSE text, tag lists
+    by dataset ``{"MSD": [...], "MTT": [...]}``)."""
+    import musicnn
+    from musicnn import configuration
+
+    dist = importlib.metadata.distribution("musicnn")
+    license_files = [f for f in dist.files if f.name.upper().startswith("LICENSE")]
+    license_text = dist.locate_file(license_files[0]).read_text()
+    return (os.path.dirname(musicnn.__file__), dist.version, license_text,
+            {"MSD": configuration.MSD_LABELS, "MTT": configuration.MTT_LABELS})
+
+
+def port_checkpoint(key: str, checkpoint_dir: str, model, read_state, write):
+    """Load a checkpoint into the torch ``model`` (strictly), write its bundle
+    with ``write(key, state_dict)`` and print what was written."""
+    sd = read_state(checkpoint_dir)
+    model.load_state_dict(sd, strict=True)
+    out_dir = write(key, sd)
+    n_params = sum(p.numel() for p in model.parameters())
+    size = (out_dir / "model.safetensors").stat().st_size
+    print(f"{key}: {n_params} parameters, wrote {out_dir.relative_to(REPO_ROOT)} ({size} bytes)")
+    return model
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clips-dir", default="/work/shared/data", help="holds music-clips/*.ogg, gtzan-mini/*.wav")
@@ -296,20 +321,15 @@ def main() -> int:
     args = parser.parse_args()
 
     import librosa
-    import musicnn
     import tensorflow as tf
     import torch
-    from musicnn import configuration
 
     tf.compat.v1.disable_eager_execution()
     torch.set_grad_enabled(False)
     port = load_musicnn_module()
 
-    package_dir = os.path.dirname(musicnn.__file__)
-    dist = importlib.metadata.distribution("musicnn")
-    license_files = [f for f in dist.files if f.name.upper().startswith("LICENSE")]
-    license_text = (dist.locate_file(license_files[0])).read_text()
-    labels = {"msd_musicnn": configuration.MSD_LABELS, "mtt_musicnn": configuration.MTT_LABELS}
+    package_dir, version, license_text, tags = musicnn_package()
+    labels = {"msd_musicnn": tags["MSD"], "mtt_musicnn": tags["MTT"]}
 
     clips = []
     for pattern in ("music-clips/*.ogg", "gtzan-mini/*.wav"):
@@ -344,13 +364,8 @@ def main() -> int:
     worst = 0.0
     for key, tf_name in MODELS.items():
         checkpoint_dir = os.path.join(package_dir, tf_name) + "/"
-        sd = tf_state_dict(checkpoint_dir)
-        model = port.Musicnn(**NETWORK).eval()
-        model.load_state_dict(sd, strict=True)
-        out_dir = write_bundle(key, sd, labels[key], license_text, dist.version)
-        n_params = sum(p.numel() for p in model.parameters())
-        size = (out_dir / "model.safetensors").stat().st_size
-        print(f"{key}: {n_params} parameters, wrote {out_dir.relative_to(REPO_ROOT)} ({size} bytes)")
+        model = port_checkpoint(key, checkpoint_dir, port.Musicnn(**NETWORK).eval(), tf_state_dict,
+                                lambda k, sd: write_bundle(k, sd, labels[k], license_text, version))
 
         tf_model = TFMusicnn(tf_name, checkpoint_dir)
         for name, patches in inputs.items():

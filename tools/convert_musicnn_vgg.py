@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import glob
-import importlib.metadata
 import os
 import sys
 from pathlib import Path
@@ -38,8 +37,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from convert_musicnn import (  # noqa: E402  (sets the TF environment variables)
     checkpoint_state,
+    musicnn_package,
+    port_checkpoint,
     write_bundle as write_musicnn_bundle,
-    REPO_ROOT,
     TOLERANCE,
     TFMusicnn,
     synthetic_test_clip,
@@ -100,10 +100,8 @@ def main() -> int:
     args = parser.parse_args()
 
     import librosa
-    import musicnn
     import tensorflow as tf
     import torch
-    from musicnn import configuration
 
     from genrescope.mel_patches import musicnn_patches
     from genrescope.models.musicnn_vgg import MusicnnVGG
@@ -111,11 +109,8 @@ def main() -> int:
     tf.compat.v1.disable_eager_execution()
     torch.set_grad_enabled(False)
 
-    package_dir = os.path.dirname(musicnn.__file__)
-    dist = importlib.metadata.distribution("musicnn")
-    license_files = [f for f in dist.files if f.name.upper().startswith("LICENSE")]
-    license_text = dist.locate_file(license_files[0]).read_text()
-    labels = {"msd_vgg": configuration.MSD_LABELS, "mtt_vgg": configuration.MTT_LABELS}
+    package_dir, version, license_text, tags = musicnn_package()
+    labels = {"msd_vgg": tags["MSD"], "mtt_vgg": tags["MTT"]}
 
     clips = []
     for pattern in ("music-clips/*.ogg", "gtzan-mini/*.wav"):
@@ -133,13 +128,8 @@ def main() -> int:
     worst_prob = worst_emb = 0.0
     for key, tf_name in MODELS.items():
         checkpoint_dir = os.path.join(package_dir, tf_name) + "/"
-        sd = tf_state_dict(checkpoint_dir)
-        model = MusicnnVGG(**NETWORK).eval()
-        model.load_state_dict(sd, strict=True)
-        out_dir = write_bundle(key, sd, labels[key], license_text, dist.version)
-        n_params = sum(p.numel() for p in model.parameters())
-        size = (out_dir / "model.safetensors").stat().st_size
-        print(f"{key}: {n_params} parameters, wrote {out_dir.relative_to(REPO_ROOT)} ({size} bytes)")
+        model = port_checkpoint(key, checkpoint_dir, MusicnnVGG(**NETWORK).eval(), tf_state_dict,
+                                lambda k, sd: write_bundle(k, sd, labels[k], license_text, version))
 
         tf_model = TFMusicnn(tf_name, checkpoint_dir)
         for name, patches in inputs.items():
