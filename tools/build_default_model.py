@@ -52,6 +52,8 @@ from genrescope.training.head import (BASE_MODEL, BASE_NAME, HEAD_DEFAULTS, base
 
 NAME = "genres"
 NOT_MUSIC_THRESHOLD = 0.5
+#: The training music, this much quieter (dB), is music too (not-music head).
+QUIET_DB = (20.0, 30.0, 40.0)
 LICENSE_TEXT = """genrescope default model `genres`
 
 Weights in model.safetensors: two small heads (a genre classifier and a
@@ -75,6 +77,55 @@ def _clip_means(head, arrays: list[np.ndarray], column: int | None = None) -> np
     return p if column is None else p[:, column]
 
 
+def _quiet_copies(items, folder: Path, quiet_db, dev, duration_s, cache, progress,
+                  reuse) -> dict:
+    """{dB: {item: per-patch embeddings}} of each music file attenuated by dB
+    (decoded at the base's rate, scaled, written as float WAV, embedded)."""
+    import soundfile as sf
+    from genrescope.audio import load_audio
+    from genrescope.cache import cache_dir
+
+    sr = int(_base_representation()["sr"])
+    out = {}
+    for db in quiet_db:
+        sub = folder / f"minus{db:g}dB"
+        sub.mkdir(parents=True, exist_ok=True)
+        copies = []
+        for item in items:
+            target = sub / f"{item.path.parent.name}--{item.path.stem}.wav"
+            if not (reuse and target.is_file()):      # kept files keep their cache entries
+                y = load_audio(item.path, sr, duration_s=duration_s).y
+                sf.write(target, y * 10 ** (-db / 20), sr, subtype="FLOAT")
+            copies.append(LabelledFile(item.label, target))
+        _, arrays, kept, _, _ = base_embeddings(copies, dev, duration_s, cache_dir(cache),
+                                                 progress, desc=f"music -{db:g} dB")
+        by_copy = dict(zip([c.path for c in kept], arrays))
+        out[db] = {i: by_copy[c.path] for i, c in zip(items, copies)}
+    return out
+
+
+def _music_probe(folder: Path, per_kind: int, seed: int, dev, duration_s, cache, progress,
+                 reuse) -> list:
+    """Per-patch embeddings of ``per_kind`` synthesised clips of each
+    ``make_music_probe`` kind (solo instruments, singing, a cappella, quiet)."""
+    import csv
+
+    import make_music_probe
+    from genrescope.cache import cache_dir
+
+    if per_kind <= 0:
+        return []
+    listed = folder / "music_probe.csv"
+    if reuse and listed.is_file():
+        with open(listed, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    else:
+        rows = make_music_probe.generate(folder, per_kind, seed)
+    items = [LabelledFile("music", Path(r["path"])) for r in rows]
+    return base_embeddings(items, dev, duration_s, cache_dir(cache), progress,
+                           desc="music probe")[1]
+
+
 def _fit(x, y, x_val, y_val_files, val_groups, n_labels, hidden, seed, epochs=None, patience=None):
     hp = dict(HEAD_DEFAULTS)
     head, best_epoch, history, interrupted = fit_head(
@@ -92,6 +143,7 @@ def build(data: list, out, *, report_dir=None, also_music: list = (), nonmusic_d
           seed: int = 0, hidden: int | None = None, epochs: int | None = None,
           nm_epochs: int = 60, cache=None, duration_s: float = 30.0,
           nonmusic_duration_s: float | None = None, reuse_nonmusic: bool = False,
+          quiet_db: tuple = QUIET_DB, music_probe_per_kind: int = 8,
           progress: bool = False) -> dict:
     """Build the bundle into ``out``; return the measured figures (also
     written to ``report_dir/summary.json`` when given).
@@ -113,6 +165,12 @@ def build(data: list, out, *, report_dir=None, also_music: list = (), nonmusic_d
         instead of synthesising them again.
     nonmusic_kinds : tuple of str, optional
         Subset of ``make_nonmusic.KINDS`` (tests use kinds without espeak-ng).
+    quiet_db : tuple of float
+        The not-music head also learns the training music attenuated by each
+        of these (dB; ``()``: not).
+    music_probe_per_kind : int
+        Synthesised solo/sung music per ``make_music_probe`` kind on the
+        not-music head's music side (0: none).
     """
     import make_nonmusic
     from genrescope.cache import cache_dir
@@ -185,19 +243,33 @@ def build(data: list, out, *, report_dir=None, also_music: list = (), nonmusic_d
     nm_train = [a for i, a in zip(nm_kept, nm_arrays) if split[i.path] == "train"]
     nm_test = [(i, a) for i, a in zip(nm_kept, nm_arrays) if split[i.path] == "test"]
 
-    def fit_binary(music_arrays):
+    # The music side also holds the training music made quieter (so that a
+    # pianissimo recording is not "near-silence") and synthesised solo
+    # instruments, singing and a cappella (tools/make_music_probe.py, another
+    # seed than the benchmark's); both measured in benchmarks/music_false_alarms.py.
+    quiet = _quiet_copies(kept, nm_folder / "quiet", quiet_db, dev, duration_s, cache,
+                          progress, reuse_nonmusic)
+    probe = _music_probe(nm_folder / "music_probe", music_probe_per_kind, seed + 1, dev,
+                         duration_s, cache, progress, reuse_nonmusic)
+
+    def fit_binary(music_files):
+        music_arrays = [by_file[i] for i in music_files] + probe + [
+            copies[i] for copies in quiet.values() for i in music_files]
         x = np.concatenate(music_arrays + nm_train)
         yb = np.concatenate([np.zeros(sum(len(a) for a in music_arrays)),
                              np.ones(sum(len(a) for a in nm_train))]).astype(np.int64)
         return _fit(x.astype(np.float32), yb, None, None, None, 2, 0, seed, nm_epochs)[0]
 
     false_alarms = np.zeros(len(kept), bool)           # grouped CV over the music
+    quiet_alarms = {db: np.zeros(len(kept), bool) for db in quiet}
     for rest, held in grouped_folds(kept, k, seed):
-        nm_head = fit_binary([by_file[i] for i in rest])
-        p = _clip_means(nm_head, [by_file[i] for i in held], 1)
-        for i, q in zip(held, p):
-            false_alarms[kept.index(i)] = q >= NOT_MUSIC_THRESHOLD
-    nm_head = fit_binary(arrays)
+        nm_head = fit_binary(rest)
+        for db, flags in [(None, false_alarms), *quiet_alarms.items()]:
+            source = by_file if db is None else quiet[db]
+            p = _clip_means(nm_head, [source[i] for i in held], 1)
+            for i, q in zip(held, p):
+                flags[kept.index(i)] = q >= NOT_MUSIC_THRESHOLD
+    nm_head = fit_binary(kept)
     hits = _clip_means(nm_head, [a for _, a in nm_test], 1) >= NOT_MUSIC_THRESHOLD
     kinds_test = np.array([kind[i.path] for i, _ in nm_test])
     summary["not_music"] = {
@@ -207,7 +279,10 @@ def build(data: list, out, *, report_dir=None, also_music: list = (), nonmusic_d
         "hit_rate_test_by_kind": {kd: float(hits[kinds_test == kd].mean())
                                   for kd in sorted(set(kinds_test))},
         "false_alarm_rate_music_cv": float(false_alarms.mean()),
-        "false_alarms_music_cv": [str(i.path) for i, f in zip(kept, false_alarms) if f]}
+        "false_alarms_music_cv": [str(i.path) for i, f in zip(kept, false_alarms) if f],
+        "false_alarm_rate_quieter_cv": {f"-{db:g} dB": float(f.mean())
+                                        for db, f in quiet_alarms.items()},
+        "music_probe_clips_trained": len(probe)}
 
     config = {
         "name": NAME,
@@ -236,7 +311,10 @@ def build(data: list, out, *, report_dir=None, also_music: list = (), nonmusic_d
         "training": {"tool": "tools/build_default_model.py", "files": len(kept),
                      "train_patches": int(len(x_tr)), "best_epoch": best_epoch, "seed": seed,
                      "duration_s": duration_s, "skipped": [s["file"] for s in skipped],
-                     "nonmusic_per_kind": nonmusic_per_kind},
+                     "nonmusic_per_kind": nonmusic_per_kind,
+                     "not_music_music_side": {"quieter_copies_db": [-d for d in quiet],
+                                              "music_probe_per_kind": music_probe_per_kind,
+                                              "music_probe_seed": seed + 1}},
     }
     state = dict(head.state_dict())
     state.update({f"not_music.{n}": v for n, v in nm_head.state_dict().items()})
@@ -294,6 +372,10 @@ def main(argv=None) -> None:
     ap.add_argument("--per-kind", type=int, default=12)
     ap.add_argument("--nonmusic-duration", type=float, default=6.0,
                     help="seconds per synthesised clip (6 s = 2 patches)")
+    ap.add_argument("--quiet-db", type=float, nargs="*", default=list(QUIET_DB),
+                    help="the music, this many dB quieter, is music too (not-music head)")
+    ap.add_argument("--music-probe-per-kind", type=int, default=8,
+                    help="synthesised solo/sung clips per kind on the music side")
     ap.add_argument("--k", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--hidden", type=int)
@@ -302,7 +384,8 @@ def main(argv=None) -> None:
     summary = build(args.data, args.out, report_dir=args.report, also_music=args.also_music,
                     nonmusic_dir=args.nonmusic_dir, nonmusic_per_kind=args.per_kind, k=args.k,
                     nonmusic_duration_s=args.nonmusic_duration,
-                    reuse_nonmusic=args.reuse_nonmusic,
+                    reuse_nonmusic=args.reuse_nonmusic, quiet_db=tuple(args.quiet_db),
+                    music_probe_per_kind=args.music_probe_per_kind,
                     seed=args.seed, hidden=args.hidden, cache=args.cache, progress=True)
     print(json.dumps({key: summary[key] for key in ("cv", "calibration", "not_music")
                       if key in summary}, indent=2))
