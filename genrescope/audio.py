@@ -315,3 +315,35 @@ def quality_warnings(audio: Audio) -> list[AudioWarning]:
             "non_finite", f"{audio.non_finite} samples were NaN or infinite and were set to 0.",
             {"count": audio.non_finite}))
     return out
+
+
+def raise_level(y: np.ndarray, target_dbfs: float = -20.0, max_gain_db: float = 40.0) -> np.ndarray:
+    """Turn quiet audio up to ``target_dbfs`` RMS; louder audio is left as it is.
+
+    musicnn's front end (``log10(1 + 10000 * mel)``) answers differently to
+    the same music 20 dB quieter, so a head on its embeddings moves quiet
+    recordings (a distant microphone, a pianissimo passage) towards other
+    genres. Heads that record ``"input_level"`` in their config see every
+    input, in training and in use, through this function.
+
+    Parameters
+    ----------
+    y : np.ndarray
+        Mono float audio.
+    target_dbfs : float
+        RMS level (dB relative to full scale) that quieter audio is raised to.
+    max_gain_db : float
+        Largest boost, so that near-silence stays quiet (digital silence stays 0).
+
+    Returns
+    -------
+    np.ndarray
+        ``y`` itself when no gain applies, else a float32 copy times the gain.
+    """
+    rms = float(np.sqrt(np.mean(np.square(y, dtype=np.float64)))) if len(y) else 0.0
+    if not rms > 0:
+        return y
+    gain_db = min(max_gain_db, target_dbfs - 20 * math.log10(rms))
+    if gain_db <= 0:
+        return y
+    return (y * np.float32(10 ** (gain_db / 20))).astype(np.float32, copy=False)

@@ -130,13 +130,55 @@ def test_model_applies_its_temperature(tmp_path):
     assert torch.allclose(got, raw / config["calibration"]["temperature"], atol=1e-5)
 
 
+def _dbfs(y: np.ndarray) -> float:
+    return 20 * np.log10(np.sqrt(np.mean(np.square(y, dtype=np.float64))))
+
+
+def test_raise_level_turns_quiet_audio_up_and_leaves_loud_audio_alone():
+    from genrescope.audio import raise_level
+
+    y = chord(4.0, SR)
+    quiet = (y * 10 ** ((-35 - _dbfs(y)) / 20)).astype(np.float32)
+    assert _dbfs(raise_level(quiet)) == pytest.approx(-20, abs=1e-3)
+    assert _dbfs(raise_level(quiet, target_dbfs=-14)) == pytest.approx(-14, abs=1e-3)
+    loud = (y * 10 ** ((-12 - _dbfs(y)) / 20)).astype(np.float32)
+    assert raise_level(loud) is loud                        # boost only
+    hiss = (quiet * 10 ** (-60 / 20)).astype(np.float32)    # -95 dBFS: +40 dB at most
+    assert _dbfs(raise_level(hiss)) == pytest.approx(-55, abs=1e-3)
+    silence = np.zeros(SR, np.float32)
+    assert raise_level(silence) is silence
+    assert raise_level(quiet).dtype == np.float32
+
+
+def test_default_answer_does_not_depend_on_the_recording_level(tmp_path):
+    """The shipped config turns quiet input up (``input_level``): the same
+    music at -30 and -50 dBFS gets the same probabilities; without it, not."""
+    import shutil
+
+    config = json.loads((BUNDLE / "config.json").read_text(encoding="utf-8"))
+    assert config["input_level"] == {"target_dbfs": -20.0, "max_gain_db": 40.0}
+    y = 0.5 * chord(6.0, SR) + 0.5 * groove(6.0, SR)
+    at = lambda db: (y * 10 ** ((db - _dbfs(y)) / 20)).astype(np.float32)
+    clf = Classifier.load()
+    a, b = (clf.classify(at(db), sr=SR).probabilities for db in (-30, -50))
+    assert max(abs(a[k] - b[k]) for k in a) < 1e-3
+    plain = tmp_path / "plain"
+    shutil.copytree(BUNDLE, plain)
+    del config["input_level"]
+    config["name"] = "plain"
+    (plain / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    clf = Classifier.load(plain)
+    a, b = (clf.classify(at(db), sr=SR).probabilities for db in (-30, -50))
+    assert max(abs(a[k] - b[k]) for k in a) > 0.01
+
+
 def _stand_in_bundle(tmp_path, music, not_music) -> Path:
     """A bundle like the shipped one whose not-music head is fitted here on
     a few synthesised clips (a stand-in for the real one)."""
     from genrescope.train import fit_head
 
-    base = Classifier.load().model.base          # the default's stacked base models
-    emb = lambda ys: np.concatenate([base.embed(base.features(y).inputs).detach().numpy()
+    model = Classifier.load().model              # its input level, its stacked base models
+    emb = lambda ys: np.concatenate([model.base.embed(model.features(y).inputs).detach().numpy()
                                      for y in ys])
     xm, xn = emb(music), emb(not_music)
     x = np.concatenate([xm, xn]).astype(np.float32)
@@ -205,6 +247,10 @@ def test_build_tool_rebuilds_a_bundle_from_a_tiny_set(tmp_path):
     config = json.loads((out / "config.json").read_text(encoding="utf-8"))
     assert config["labels"] == ["drums", "strings"]
     assert config["calibration"]["temperature"] > 0
+    assert config["input_level"] == {"target_dbfs": -20.0, "max_gain_db": 40.0}
+    assert set(summary["cv"]["accuracy_quieter_by_source"]) == {"-20 dB", "-30 dB", "-40 dB"}
+    assert config["input_level"] == {"target_dbfs": -20.0, "max_gain_db": 40.0}
+    assert set(summary["cv"]["accuracy_quieter_by_source"]) == {"-20 dB", "-30 dB", "-40 dB"}
     assert summary["not_music"]["nonmusic_test"] == 3
     assert (tmp_path / "report" / "reliability_after.png").is_file()
     assert (tmp_path / "report" / "cv" / "confusion.png").is_file()

@@ -11,11 +11,14 @@ figures into ``--report``. The data stays where it is; embeddings are cached
 (:class:`genrescope.training.common.FeatureCache`), so a second run takes seconds.
 
 Steps, all on the base models' per-patch 456-d embeddings (musicnn's MSD
-taggers: the musicnn penultimate layer, 200, and the VGG's pool5, 256):
+taggers: the musicnn penultimate layer, 200, and the VGG's pool5, 256) of
+audio turned up to -20 dBFS RMS when quieter (``"input_level"``, see
+:func:`genrescope.audio.raise_level`; ``--no-input-level``: as decoded):
 
 1. grouped K-fold cross-validation by song (:func:`genrescope.training.crossval.cross_validate`
    with :func:`genrescope.dataset.grouped_folds`): held-out accuracy per
-   source folder, macro-F1, confusion matrix;
+   source folder, macro-F1, confusion matrix, and the held-out accuracy on
+   the same clips 20/30/40 dB quieter (``--quiet-db``);
 2. temperature fitted on the held-out clip probabilities; ECE before and
    after; the "unsure" threshold (top probability under which held-out
    answers are right less than 60 % of the time) and how often it shows;
@@ -42,18 +45,16 @@ sys.path.insert(0, str(HERE))
 
 from genrescope.calibration import (clip_probabilities, fit_temperature,  # noqa: E402
                                     reliability, reliability_figure, unsure_threshold)
-from genrescope.dataset import (LabelledFile, grouped_folds, grouped_split,  # noqa: E402
-                                list_labelled)
+from genrescope.dataset import grouped_split, list_labelled  # noqa: E402
 from genrescope.labels import genre  # noqa: E402
-from genrescope.training.common import file_probabilities, stack, write_bundle  # noqa: E402
+from genrescope.training.common import stack, write_bundle  # noqa: E402
 from genrescope.training.crossval import cross_validate  # noqa: E402
-from genrescope.training.head import (BASE_MODEL, BASE_NAME, HEAD_DEFAULTS, base_embeddings,  # noqa: E402
-                                      fit_head)
+from genrescope.training.head import (BASE_MODEL, BASE_NAME, HEAD_DEFAULTS,  # noqa: E402
+                                      INPUT_LEVEL, base_embeddings)
+from not_music_head import (NOT_MUSIC_THRESHOLD, QUIET_DB, base_representation,  # noqa: E402
+                            fit_default, quiet_copies, train_not_music)
 
 NAME = "genres"
-NOT_MUSIC_THRESHOLD = 0.5
-#: The training music, this much quieter (dB), is music too (not-music head).
-QUIET_DB = (20.0, 30.0, 40.0)
 LICENSE_TEXT = """genrescope default model `genres`
 
 Weights in model.safetensors: two small heads (a genre classifier and a
@@ -68,83 +69,13 @@ synthesised by tools/make_nonmusic.py (espeak-ng speech, numpy noises/tones).
 """
 
 
-def _clip_means(head, arrays: list[np.ndarray], column: int | None = None) -> np.ndarray:
-    x, _, g = stack(arrays, [LabelledFile("x", Path(str(i))) for i in range(len(arrays))],
-                     ["x"])
-    with torch.inference_mode():
-        p = torch.softmax(head(torch.from_numpy(x)), 1).numpy()
-    p = file_probabilities(p, g, len(arrays))
-    return p if column is None else p[:, column]
-
-
-def _quiet_copies(items, folder: Path, quiet_db, dev, duration_s, cache, progress,
-                  reuse) -> dict:
-    """{dB: {item: per-patch embeddings}} of each music file attenuated by dB
-    (decoded at the base's rate, scaled, written as float WAV, embedded)."""
-    import soundfile as sf
-    from genrescope.audio import load_audio
-    from genrescope.cache import cache_dir
-
-    sr = int(_base_representation()["sr"])
-    out = {}
-    for db in quiet_db:
-        sub = folder / f"minus{db:g}dB"
-        sub.mkdir(parents=True, exist_ok=True)
-        copies = []
-        for item in items:
-            target = sub / f"{item.path.parent.name}--{item.path.stem}.wav"
-            if not (reuse and target.is_file()):      # kept files keep their cache entries
-                y = load_audio(item.path, sr, duration_s=duration_s).y
-                sf.write(target, y * 10 ** (-db / 20), sr, subtype="FLOAT")
-            copies.append(LabelledFile(item.label, target))
-        _, arrays, kept, _, _ = base_embeddings(copies, dev, duration_s, cache_dir(cache),
-                                                 progress, desc=f"music -{db:g} dB")
-        by_copy = dict(zip([c.path for c in kept], arrays))
-        out[db] = {i: by_copy[c.path] for i, c in zip(items, copies)}
-    return out
-
-
-def _music_probe(folder: Path, per_kind: int, seed: int, dev, duration_s, cache, progress,
-                 reuse) -> list:
-    """Per-patch embeddings of ``per_kind`` synthesised clips of each
-    ``make_music_probe`` kind (solo instruments, singing, a cappella, quiet)."""
-    import csv
-
-    import make_music_probe
-    from genrescope.cache import cache_dir
-
-    if per_kind <= 0:
-        return []
-    listed = folder / "music_probe.csv"
-    if reuse and listed.is_file():
-        with open(listed, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
-    else:
-        rows = make_music_probe.generate(folder, per_kind, seed)
-    items = [LabelledFile("music", Path(r["path"])) for r in rows]
-    return base_embeddings(items, dev, duration_s, cache_dir(cache), progress,
-                           desc="music probe")[1]
-
-
-def _fit(x, y, x_val, y_val_files, val_groups, n_labels, hidden, seed, epochs=None, patience=None):
-    hp = dict(HEAD_DEFAULTS)
-    head, best_epoch, history, interrupted = fit_head(
-        x, y, x_val, y_val_files, val_groups, n_labels, hidden=hidden, dropout=hp["dropout"],
-        epochs=epochs or hp["epochs"], batch_size=hp["batch_size"], lr=hp["lr"],
-        weight_decay=hp["weight_decay"], patience=patience or hp["patience"], seed=seed,
-        device=torch.device("cpu"))
-    if interrupted:
-        raise KeyboardInterrupt
-    return head, best_epoch
-
-
 def build(data: list, out, *, report_dir=None, also_music: list = (), nonmusic_dir=None,
           nonmusic_per_kind: int = 24, nonmusic_kinds: tuple | None = None, k: int = 5,
           seed: int = 0, hidden: int | None = None, epochs: int | None = None,
           nm_epochs: int = 60, cache=None, duration_s: float = 30.0,
           nonmusic_duration_s: float | None = None, reuse_nonmusic: bool = False,
           quiet_db: tuple = QUIET_DB, music_probe_per_kind: int = 8,
-          progress: bool = False) -> dict:
+          level: dict | None = INPUT_LEVEL, progress: bool = False) -> dict:
     """Build the bundle into ``out``; return the measured figures (also
     written to ``report_dir/summary.json`` when given).
 
@@ -166,13 +97,16 @@ def build(data: list, out, *, report_dir=None, also_music: list = (), nonmusic_d
     nonmusic_kinds : tuple of str, optional
         Subset of ``make_nonmusic.KINDS`` (tests use kinds without espeak-ng).
     quiet_db : tuple of float
-        The not-music head also learns the training music attenuated by each
-        of these (dB; ``()``: not).
+        The training music attenuated by each of these (dB; ``()``: not):
+        held-out genre accuracy on it is reported, and the not-music head
+        learns it as music.
     music_probe_per_kind : int
         Synthesised solo/sung music per ``make_music_probe`` kind on the
         not-music head's music side (0: none).
+    level : dict or None
+        Input level (:func:`genrescope.audio.raise_level` arguments) of every
+        embedding, recorded as the bundle's ``"input_level"``; None: as decoded.
     """
-    import make_nonmusic
     from genrescope.cache import cache_dir
 
     out = Path(out)
@@ -182,9 +116,18 @@ def build(data: list, out, *, report_dir=None, also_music: list = (), nonmusic_d
     dev = torch.device("cpu")
     summary: dict = {"data": [str(Path(d).resolve()) for d in data], "files": len(items)}
 
-    # 1. grouped cross-validation of the genre head
+    tmp = tempfile.TemporaryDirectory() if nonmusic_dir is None else None
+    nm_folder = Path(nonmusic_dir or tmp.name)
+    _, arrays, kept, skipped, _ = base_embeddings(items, dev, duration_s, cache_dir(cache),
+                                                   progress, level=level)
+    by_file = dict(zip(kept, arrays))
+    quiet = quiet_copies(kept, nm_folder / "quiet", quiet_db, duration_s, cache, progress,
+                         reuse_nonmusic, level)
+
+    # 1. grouped cross-validation of the genre head, also on the quieter copies
     cv = cross_validate(items, k, seed=seed, hidden=hidden, epochs=epochs, cache=cache,
-                        duration_s=duration_s, progress=progress)
+                        duration_s=duration_s, progress=progress, level=level,
+                        variants={f"-{db:g} dB": quiet[db] for db in quiet})
     files = cv.report.files
     y = np.array([labels.index(r.label) for r in files])
     source = np.array([Path(r.file).parent.name for r in files])
@@ -195,7 +138,12 @@ def build(data: list, out, *, report_dir=None, also_music: list = (), nonmusic_d
                                             for s in sorted(set(source))},
                      "files_by_source": {s: int((source == s).sum()) for s in sorted(set(source))},
                      "confusion": {"labels": labels, "counts": np.asarray(
-                         cv.report.confusion).tolist()}}
+                         cv.report.confusion).tolist()},
+                     "accuracy_quieter_by_source": {
+                         name: {s: float(np.mean([v for i, v in right.items()
+                                                  if i.path.parent.name == s]))
+                                for s in sorted(set(source))}
+                         for name, right in cv.variant_correct.items()}}
 
     # 2. calibration on the held-out logits
     temperature = fit_temperature(cv.logits, y)
@@ -213,83 +161,26 @@ def build(data: list, out, *, report_dir=None, also_music: list = (), nonmusic_d
         "accuracy_when_sure": float(right[~shown].mean()) if (~shown).any() else None}
 
     # 3. the genre head on everything (early stopping on a grouped 20 %)
-    _, arrays, kept, skipped, _ = base_embeddings(items, dev, duration_s, cache_dir(cache),
-                                                   progress)
-    by_file = dict(zip(kept, arrays))
     fit_items, stop_items = grouped_split(kept, 0.2, seed)
     x_tr, y_tr, _ = stack([by_file[i] for i in fit_items], fit_items, labels)
     x_st, _, g_st = stack([by_file[i] for i in stop_items], stop_items, labels)
     y_st = np.array([labels.index(i.label) for i in stop_items])
-    head, best_epoch = _fit(x_tr, y_tr, x_st, y_st, g_st, len(labels), hidden, seed, epochs)
+    head, best_epoch = fit_default(x_tr, y_tr, x_st, y_st, g_st, len(labels), hidden, seed, epochs)
 
-    # 4. not-music head
-    tmp = tempfile.TemporaryDirectory() if nonmusic_dir is None else None
-    nm_folder = Path(nonmusic_dir or tmp.name)
-    listed = nm_folder / "nonmusic.csv"
-    if reuse_nonmusic and listed.is_file():          # same files, same mtimes: cache hits
-        import csv
-
-        with open(listed, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
-    else:
-        rows = make_nonmusic.generate(nm_folder, nonmusic_per_kind, seed,
-                                      tuple(nonmusic_kinds or make_nonmusic.KINDS),
-                                      nonmusic_duration_s)
-    nm_items = [LabelledFile("not_music", Path(r["path"])) for r in rows]
-    _, nm_arrays, nm_kept, _, _ = base_embeddings(nm_items, dev, duration_s, cache_dir(cache),
-                                                   progress, desc="non-music")
-    split = {Path(r["path"]): r["split"] for r in rows}
-    kind = {Path(r["path"]): r["kind"] for r in rows}
-    nm_train = [a for i, a in zip(nm_kept, nm_arrays) if split[i.path] == "train"]
-    nm_test = [(i, a) for i, a in zip(nm_kept, nm_arrays) if split[i.path] == "test"]
-
-    # The music side also holds the training music made quieter (so that a
-    # pianissimo recording is not "near-silence") and synthesised solo
-    # instruments, singing and a cappella (tools/make_music_probe.py, another
-    # seed than the benchmark's); both measured in benchmarks/music_false_alarms.py.
-    quiet = _quiet_copies(kept, nm_folder / "quiet", quiet_db, dev, duration_s, cache,
-                          progress, reuse_nonmusic)
-    probe = _music_probe(nm_folder / "music_probe", music_probe_per_kind, seed + 1, dev,
-                         duration_s, cache, progress, reuse_nonmusic)
-
-    def fit_binary(music_files):
-        music_arrays = [by_file[i] for i in music_files] + probe + [
-            copies[i] for copies in quiet.values() for i in music_files]
-        x = np.concatenate(music_arrays + nm_train)
-        yb = np.concatenate([np.zeros(sum(len(a) for a in music_arrays)),
-                             np.ones(sum(len(a) for a in nm_train))]).astype(np.int64)
-        return _fit(x.astype(np.float32), yb, None, None, None, 2, 0, seed, nm_epochs)[0]
-
-    false_alarms = np.zeros(len(kept), bool)           # grouped CV over the music
-    quiet_alarms = {db: np.zeros(len(kept), bool) for db in quiet}
-    for rest, held in grouped_folds(kept, k, seed):
-        nm_head = fit_binary(rest)
-        for db, flags in [(None, false_alarms), *quiet_alarms.items()]:
-            source = by_file if db is None else quiet[db]
-            p = _clip_means(nm_head, [source[i] for i in held], 1)
-            for i, q in zip(held, p):
-                flags[kept.index(i)] = q >= NOT_MUSIC_THRESHOLD
-    nm_head = fit_binary(kept)
-    hits = _clip_means(nm_head, [a for _, a in nm_test], 1) >= NOT_MUSIC_THRESHOLD
-    kinds_test = np.array([kind[i.path] for i, _ in nm_test])
-    summary["not_music"] = {
-        "threshold": NOT_MUSIC_THRESHOLD, "nonmusic_clips": len(nm_kept),
-        "nonmusic_train": len(nm_train), "nonmusic_test": len(nm_test),
-        "hit_rate_test": float(hits.mean()) if len(hits) else None,
-        "hit_rate_test_by_kind": {kd: float(hits[kinds_test == kd].mean())
-                                  for kd in sorted(set(kinds_test))},
-        "false_alarm_rate_music_cv": float(false_alarms.mean()),
-        "false_alarms_music_cv": [str(i.path) for i, f in zip(kept, false_alarms) if f],
-        "false_alarm_rate_quieter_cv": {f"-{db:g} dB": float(f.mean())
-                                        for db, f in quiet_alarms.items()},
-        "music_probe_clips_trained": len(probe)}
+    # 4. not-music head (tools/not_music_head.py)
+    nm_head, summary["not_music"] = train_not_music(
+        kept, by_file, quiet, nm_folder, k=k, seed=seed, epochs=nm_epochs,
+        duration_s=duration_s, cache=cache, per_kind=nonmusic_per_kind, kinds=nonmusic_kinds,
+        clip_duration_s=nonmusic_duration_s, reuse=reuse_nonmusic,
+        probe_per_kind=music_probe_per_kind, level=level, progress=progress)
 
     config = {
         "name": NAME,
         "architecture": "embedding_head",
         "display_name": f"Default: {len(labels)} genres (calibrated head on musicnn embeddings)",
         "base": list(BASE_MODEL),
-        "representation": _base_representation(),
+        "representation": base_representation(),
+        **({"input_level": level} if level else {}),
         "labels": labels,
         "label_names": {lab: {"en": genre(lab).en, "zh": genre(lab).zh} for lab in labels},
         "output": "softmax",
@@ -305,9 +196,12 @@ def build(data: list, out, *, report_dir=None, also_music: list = (), nonmusic_d
         "metrics": {"cv_accuracy": cv.report.accuracy, "cv_macro_f1": cv.report.macro_f1,
                     **{f"cv_accuracy_{s}": v
                        for s, v in summary["cv"]["accuracy_by_source"].items()},
+                    **{f"cv_accuracy_{s}_{name.replace(' ', '')}": v
+                       for name, by_source in summary["cv"]["accuracy_quieter_by_source"].items()
+                       for s, v in by_source.items() if s == "gtzan-mini"},
                     "ece_after": rel_cal.ece, "unsure_share": float(shown.mean()),
                     "not_music_hit_rate": summary["not_music"]["hit_rate_test"],
-                    "not_music_false_alarm_rate": float(false_alarms.mean())},
+                    "not_music_false_alarm_rate": summary["not_music"]["false_alarm_rate_music_cv"]},
         "training": {"tool": "tools/build_default_model.py", "files": len(kept),
                      "train_patches": int(len(x_tr)), "best_epoch": best_epoch, "seed": seed,
                      "duration_s": duration_s, "skipped": [s["file"] for s in skipped],
@@ -351,14 +245,6 @@ def build(data: list, out, *, report_dir=None, also_music: list = (), nonmusic_d
     return summary
 
 
-def _base_representation() -> dict:
-    from genrescope.models.registry import resolve
-
-    reps = [resolve(name).config["representation"] for name in BASE_MODEL]
-    assert all(r == reps[0] for r in reps), "the base models need one front end"
-    return reps[0]
-
-
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("data", nargs="+", help="labelled music folders or CSV files")
@@ -374,6 +260,8 @@ def main(argv=None) -> None:
                     help="seconds per synthesised clip (6 s = 2 patches)")
     ap.add_argument("--quiet-db", type=float, nargs="*", default=list(QUIET_DB),
                     help="the music, this many dB quieter, is music too (not-music head)")
+    ap.add_argument("--no-input-level", action="store_true",
+                    help="embed the audio as decoded (no raise_level; the old recipe)")
     ap.add_argument("--music-probe-per-kind", type=int, default=8,
                     help="synthesised solo/sung clips per kind on the music side")
     ap.add_argument("--k", type=int, default=5)
@@ -386,6 +274,7 @@ def main(argv=None) -> None:
                     nonmusic_duration_s=args.nonmusic_duration,
                     reuse_nonmusic=args.reuse_nonmusic, quiet_db=tuple(args.quiet_db),
                     music_probe_per_kind=args.music_probe_per_kind,
+                    level=None if args.no_input_level else INPUT_LEVEL,
                     seed=args.seed, hidden=args.hidden, cache=args.cache, progress=True)
     print(json.dumps({key: summary[key] for key in ("cv", "calibration", "not_music")
                       if key in summary}, indent=2))

@@ -26,6 +26,10 @@ Two optional parts of the config (the shipped default ``genres`` has both):
     audio is not music is appended to :meth:`~EmbeddingHeadModel.scores` as
     one extra column (``extras == ("not_music",)``); the Classifier takes it
     off and adds the ``not_music`` note when the clip mean reaches ``q``.
+``"input_level": {"target_dbfs": -20, "max_gain_db": 40}``
+    Quiet audio is turned up to this RMS level before the base model's front
+    end (:func:`genrescope.audio.raise_level`), as it was for every training
+    input, so that the answer does not depend on the recording level.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..audio import raise_level
 from ..errors import GenrescopeError
 from ..features import Features
 from .base import Model
@@ -126,6 +131,23 @@ def base_names(config: dict) -> list[str]:
     return names
 
 
+def input_level(config: dict) -> dict | None:
+    """``config["input_level"]`` checked: ``{"target_dbfs", "max_gain_db"}`` or None."""
+    level = config.get("input_level")
+    if level is None:
+        return None
+    try:
+        out = {"target_dbfs": float(level["target_dbfs"]),
+               "max_gain_db": float(level["max_gain_db"])}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise GenrescopeError(f"config.json of {config.get('name')}: 'input_level' must hold "
+                              f"target_dbfs and max_gain_db ({exc}).") from exc
+    if not (-80 <= out["target_dbfs"] <= 0 and 0 <= out["max_gain_db"] <= 80):
+        raise GenrescopeError(f"config.json of {config.get('name')}: 'input_level' out of "
+                              f"range: {out} (target_dbfs -80..0, max_gain_db 0..80).")
+    return out
+
+
 def stack_bases(bases: list[Model]) -> Model:
     """One base model as it is, several as a :class:`StackedBase`."""
     return bases[0] if len(bases) == 1 else StackedBase(bases)
@@ -159,6 +181,7 @@ class EmbeddingHeadModel(Model):
             self.not_music = EmbeddingHead(int(spec["input_dim"]), 2, nm.get("hidden", []))
         #: Names of the extra columns :meth:`scores` appends after the labels.
         self.extras: tuple[str, ...] = ("not_music",) if self.not_music is not None else ()
+        self.input_level = input_level(config)
         rep = config.get("representation")
         if rep is not None and rep != base.config.get("representation"):
             raise GenrescopeError(
@@ -197,6 +220,8 @@ class EmbeddingHeadModel(Model):
         return self.base.sr
 
     def features(self, y: np.ndarray) -> Features:
+        if self.input_level is not None:
+            y = raise_level(y, **self.input_level)
         return self.base.features(y)
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:

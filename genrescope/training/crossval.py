@@ -15,7 +15,7 @@ from ..dataset import grouped_folds, list_labelled
 from ..errors import GenrescopeError
 from ..evaluate import EvaluationReport, build_report, file_result
 from .common import file_probabilities, split_files, stack, torch_device, want_progress
-from .head import BASE_NAME, HEAD_DEFAULTS, base_embeddings, fit_head
+from .head import BASE_NAME, HEAD_DEFAULTS, INPUT_LEVEL, base_embeddings, fit_head
 
 
 @dataclass
@@ -34,6 +34,10 @@ class CrossValidation:
     logits : list of np.ndarray
         Per file of ``report.files`` (same order), the held-out head's
         per-patch logits (n_patches, n_labels): what calibration is fitted on.
+    variant_correct : dict
+        ``{name: {item: bool}}``: whether the fold that held ``item`` out got
+        its genre right from each ``variants`` embedding (e.g. the clip 30 dB
+        quieter).
     """
 
     k: int
@@ -41,6 +45,7 @@ class CrossValidation:
     report: EvaluationReport
     labels: list = field(default_factory=list)
     logits: list = field(default_factory=list)
+    variant_correct: dict = field(default_factory=dict)
 
     def table(self) -> str:
         accs = np.array(self.fold_accuracies)
@@ -55,7 +60,8 @@ def cross_validate(data: str | os.PathLike, k: int = 5, *, out: str | os.PathLik
                    duration_s: float | None = 30.0, hidden: int | None = None,
                    epochs: int | None = None, batch_size: int | None = None,
                    cache: str | os.PathLike | None = None,
-                   progress: bool | None = None) -> CrossValidation:
+                   progress: bool | None = None, level: dict | None = INPUT_LEVEL,
+                   variants: dict | None = None) -> CrossValidation:
     """K-fold cross-validated accuracy of the head method.
 
     Each fold trains a head on the other folds, with early stopping on a
@@ -68,6 +74,9 @@ def cross_validate(data: str | os.PathLike, k: int = 5, *, out: str | os.PathLik
     Folds are by song (:func:`genrescope.dataset.grouped_folds`): a GTZAN
     clip and an excerpt of it with the same ``<genre>.<id>`` are held out
     together. ``data`` may also be a list of :class:`LabelledFile`.
+    ``level`` is the input level of :func:`base_embeddings`; ``variants``
+    (``{name: {item: per-patch embeddings}}``) are also predicted by the
+    fold that holds each item out (see ``CrossValidation.variant_correct``).
     """
     items = data if isinstance(data, list) else list_labelled(data)
     labels = sorted({i.label for i in items})
@@ -80,11 +89,12 @@ def cross_validate(data: str | os.PathLike, k: int = 5, *, out: str | os.PathLik
     hp["batch_size"] = batch_size or hp["batch_size"]
     hp["hidden"] = hp["hidden"] if hidden is None else hidden
     _, arrays, kept, skipped, _ = base_embeddings(items, dev, duration_s or None,
-                                                   cache_dir(cache), progress)
+                                                   cache_dir(cache), progress, level=level)
     by_file = {i: a for i, a in zip(kept, arrays)}
     folds = grouped_folds(kept, k, seed)
     targets = {lab: [lab] for lab in labels}
     results, fold_accs, held_logits = [], [], []
+    variant_correct: dict = {name: {} for name in variants or {}}
     for n, (rest, held) in enumerate(folds, 1):
         fit_items, stop_items = split_files(rest, val_split, seed)
         x_tr, y_tr, _ = stack([by_file[i] for i in fit_items], fit_items, labels)
@@ -110,6 +120,14 @@ def cross_validate(data: str | os.PathLike, k: int = 5, *, out: str | os.PathLik
             results.append(file_result(item.path, item.label, top, targets))
             hits += results[-1].correct
         fold_accs.append(hits / len(held))
+        for name, arrays_of in (variants or {}).items():
+            have = [i for i in held if i in arrays_of]
+            if have:
+                x_v, _, g_v = stack([arrays_of[i] for i in have], have, labels)
+                with torch.inference_mode():
+                    p_v = torch.softmax(head(torch.from_numpy(x_v)), 1).numpy()
+                for item, p in zip(have, file_probabilities(p_v, g_v, len(have))):
+                    variant_correct[name][item] = labels[int(np.argmax(p))] == item.label
         if progress:
             print(f"fold {n}/{k}: {hits}/{len(held)} correct (best epoch {best_epoch})",
                   file=sys.stderr)
@@ -117,5 +135,5 @@ def cross_validate(data: str | os.PathLike, k: int = 5, *, out: str | os.PathLik
                           duration_s=duration_s or None)
     if out:
         report.save(out)
-    return CrossValidation(k, fold_accs, report, labels, held_logits)
+    return CrossValidation(k, fold_accs, report, labels, held_logits, variant_correct)
 

@@ -22,6 +22,10 @@ BASE_MODEL = ("msd_musicnn", "msd_vgg")
 BASE_NAME = " + ".join(BASE_MODEL)
 HEAD_DEFAULTS = {"epochs": 300, "batch_size": 64, "lr": 1e-3, "weight_decay": 1e-3,
                  "hidden": 256, "dropout": 0.5, "patience": 40}
+#: Quiet inputs are turned up to this level before the base model, in
+#: training and in use (the bundle's ``"input_level"``; see
+#: :func:`genrescope.audio.raise_level` and docs/models/genres.md).
+INPUT_LEVEL = {"target_dbfs": -20.0, "max_gain_db": 40.0}
 
 
 def load_base(device):
@@ -32,10 +36,12 @@ def load_base(device):
     return stack_bases([load_model(resolve(name), str(device)) for name in BASE_MODEL])
 
 
-def base_embeddings(items, device, duration_s, cache_root, progress, desc="embeddings"):
+def base_embeddings(items, device, duration_s, cache_root, progress, desc="embeddings",
+                    level: dict | None = INPUT_LEVEL):
     """Per-patch embeddings (n_patches, D) of each file, through the cache:
     the base model's own front end and embedding (``features`` -> ``embed``),
-    in float32 as :class:`~genrescope.models.head.EmbeddingHeadModel` loads it.
+    in float32 as :class:`~genrescope.models.head.EmbeddingHeadModel` loads it,
+    after :func:`~genrescope.audio.raise_level` with ``level`` (None: as decoded).
 
     Returns
     -------
@@ -43,16 +49,18 @@ def base_embeddings(items, device, duration_s, cache_root, progress, desc="embed
     arrays, kept, skipped : as :func:`~genrescope.training.common.extract_features`
     cache : FeatureCache
     """
-    from ..audio import load_audio
+    from ..audio import load_audio, raise_level
 
     base = load_base(device)
-    cache = FeatureCache(cache_root, "embeddings",
-                         {"model": list(BASE_MODEL), "representation": base.config["representation"],
-                          "components": base.config.get("components")})
+    params = {"model": list(BASE_MODEL), "representation": base.config["representation"],
+              "components": base.config.get("components")}
+    if level is not None:                 # caches written before levels existed stay valid
+        params["input_level"] = level
+    cache = FeatureCache(cache_root, "embeddings", params)
 
     def compute(path):
-        audio = load_audio(path, base.sr, duration_s=duration_s)
-        inputs = base.features(audio.y).inputs.to(device)
+        y = load_audio(path, base.sr, duration_s=duration_s).y
+        inputs = base.features(y if level is None else raise_level(y, **level)).inputs.to(device)
         with torch.inference_mode():
             return base.embed(inputs).float().cpu().numpy()
 
@@ -185,6 +193,7 @@ def train_head(*, data, out, train_items, val_items, seed, device, duration_s, e
                         f"trained on {Path(data).name})",
         "base": list(BASE_MODEL),
         "representation": base_config["representation"],
+        "input_level": INPUT_LEVEL,
         "labels": labels,
         "output": "softmax",
         "head": {"input_dim": int(x_tr.shape[1]), "hidden": [hp["hidden"]] if hp["hidden"] else [],
