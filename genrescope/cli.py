@@ -260,6 +260,9 @@ def _table(r: dict) -> str:
         p = g["probability"]
         pad = " " * (width - _display_width(g["name"]))
         lines.append(f"  {rank}. {g['name']}{pad}  {p * 100:5.1f} %  {'█' * round(p * 30)}")
+    if r.get("styles"):
+        lines.append("  styles: " + ", ".join(f"{g['name']} {g['probability'] * 100:.0f} %"
+                                              for g in r["styles"]))
     segments = (r.get("timeline") or {}).get("segments") or []
     if segments:
         from .timeline import clock

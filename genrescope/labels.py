@@ -72,6 +72,36 @@ BROAD_GENRES: tuple[Genre, ...] = (
     Genre("rock", "Rock", "摇滚"),
 )
 
+#: Styles the default model names beside its genre: the Million Song
+#: Dataset tags of ``msd_musicnn`` that are styles (not one of the 10 broad
+#: genres, a decade, a mood or a kind of voice), ids as the tagger spells them.
+MSD_STYLES: tuple[Genre, ...] = (
+    Genre("alternative", "Alternative", "另类"),
+    Genre("alternative rock", "Alternative rock", "另类摇滚"),
+    Genre("indie", "Indie", "独立"),
+    Genre("indie rock", "Indie rock", "独立摇滚"),
+    Genre("indie pop", "Indie pop", "独立流行"),
+    Genre("classic rock", "Classic rock", "经典摇滚"),
+    Genre("hard rock", "Hard rock", "硬摇滚"),
+    Genre("Progressive rock", "Progressive rock", "前卫摇滚"),
+    Genre("punk", "Punk", "朋克"),
+    Genre("heavy metal", "Heavy metal", "重金属"),
+    Genre("electronic", "Electronic", "电子"),
+    Genre("electronica", "Electronica", "电子乐"),
+    Genre("electro", "Electro", "电音"),
+    Genre("dance", "Dance", "舞曲"),
+    Genre("House", "House", "浩室"),
+    Genre("ambient", "Ambient", "氛围音乐"),
+    Genre("chillout", "Chill-out", "弛放"),
+    Genre("experimental", "Experimental", "实验音乐"),
+    Genre("soul", "Soul", "灵魂乐"),
+    Genre("funk", "Funk", "放克"),
+    Genre("rnb", "R&B", "节奏布鲁斯"),
+    Genre("folk", "Folk", "民谣"),
+    Genre("acoustic", "Acoustic", "原声"),
+    Genre("easy listening", "Easy listening", "轻音乐"),
+)
+
 _KNOWN: dict[str, Genre] = {g.id: g for g in (*CCMUSIC_GENRES, *BROAD_GENRES)}
 
 

@@ -20,6 +20,7 @@ from .audio import Audio, AudioWarning, audio_from_array, load_audio, quality_wa
 from .errors import GenrescopeError
 from .features import Features
 from .labels import Genre
+from .labels import genre as genre_named
 from .models.base import Model
 from .models.registry import ModelEntry, load_model, resolve
 from .timeline import Timeline, build_timeline
@@ -96,6 +97,11 @@ class Prediction:
         1 (softmax, or a tagger's genre tags rescaled: ``Model.normalise``);
         ``"tags"``, each label's own probability (a tagger's sigmoid), which
         do not add up to 1.
+    styles : list of GenreScore
+        Styles heard beside the genre (models whose config has ``styles``,
+        e.g. the default's ``classic rock``, ``hard rock``): a tagger's own
+        tag probabilities, strongest first; empty for other models and when
+        the audio does not sound like music.
     """
 
     model: str
@@ -113,6 +119,7 @@ class Prediction:
     timeline: Timeline | None = None
     embedding: np.ndarray | None = None
     score: str = "probability"
+    styles: list = field(default_factory=list)
 
     @property
     def is_tags(self) -> bool:
@@ -133,6 +140,7 @@ class Prediction:
             "precision": self.precision,
             "score": self.score,
             "top": [g.to_dict(lang) for g in self.top],
+            "styles": [g.to_dict(lang) for g in self.styles],
             "majority_vote": self.majority.to_dict(lang) | {"votes": self.majority.probability},
             "warnings": [w.to_dict(lang) for w in self.warnings],
             "audio": {"offset_s": round(self.audio.offset_s, 3),
@@ -362,6 +370,11 @@ class Classifier:
         winner, count = max(votes.items(), key=lambda kv: (kv[1], mean[kv[0]]))
         warnings = quality_warnings(audio)
         warnings += self._model_notes(top[0].probability, extras, side)
+        styles = []
+        if extras and hasattr(self.model, "styles") and "not_music" not in {w.code for w in warnings}:
+            names = (self.model.config.get("styles") or {}).get("names")
+            styles = [GenreScore(genre_named(tag, names), p) for tag, p in self.model.styles(
+                dict(zip(extras, side.mean(axis=0).tolist())))]
         return Prediction(
             model=self.model.name,
             genres=genres,
@@ -372,6 +385,7 @@ class Classifier:
             features=features,
             audio=audio,
             warnings=warnings,
+            styles=styles,
             precision=self.model.precision,
             score="probability" if self.model.normalise else "tags",
             timeline=build_timeline(chunk_scores, features.chunks, features.frame_rate_hz, genres,

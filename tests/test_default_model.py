@@ -54,11 +54,12 @@ def test_default_is_genres_and_its_config_is_complete():
 
 def test_shipped_head_loads_and_answers():
     clf = Classifier.load()
-    assert clf.name == "genres" and clf.model.extras == ("not_music",)
+    assert clf.name == "genres" and clf.model.extras[0] == "not_music"
+    assert clf.model.extras[1:] == tuple(f"style:{t}" for t in clf.model.config["styles"]["names"])
     pred = clf.classify(chord(6.0, SR), sr=SR)
     assert len(pred.probabilities) == 10
     assert abs(sum(pred.probabilities.values()) - 1) < 1e-5
-    assert pred.chunk_probabilities.shape[1] == 10              # the extra column is taken off
+    assert pred.chunk_probabilities.shape[1] == 10              # the extra columns are taken off
     assert all(g.name("zh") != g.name("en") for g in pred.top)
 
 
@@ -172,6 +173,38 @@ def test_default_answer_does_not_depend_on_the_recording_level(tmp_path):
     assert max(abs(a[k] - b[k]) for k in a) > 0.01
 
 
+def test_styles_are_the_taggers_own_tags_from_the_same_pass(tmp_path):
+    """The default names msd_musicnn's style tags beside the genre. With the
+    floor at 0 it lists the ``max`` strongest, and their scores are the ones
+    msd_musicnn gives on its own for the same (loud: not raised) audio."""
+    import shutil
+
+    from genrescope.labels import MSD_STYLES
+
+    config = json.loads((BUNDLE / "config.json").read_text(encoding="utf-8"))
+    spec = config["styles"]
+    assert spec["from"] == "msd_musicnn" and list(spec["names"]) == [g.id for g in MSD_STYLES]
+    assert all(n["en"] and n["zh"] and n["en"] != n["zh"] for n in spec["names"].values())
+    y = chord(6.0, SR)
+    y = (y * 10 ** ((-12 - _dbfs(y)) / 20)).astype(np.float32)
+    shipped = Classifier.load().classify(y, sr=SR)
+    assert "not_music" not in [w.code for w in shipped.warnings]
+    assert all(s.probability >= spec["min_probability"] for s in shipped.styles)
+    folder = tmp_path / "floor0"
+    shutil.copytree(BUNDLE, folder)
+    config["name"], config["styles"]["min_probability"] = "floor0", 0.0
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    pred = Classifier.load(folder).classify(y, sr=SR)
+    got = [s.probability for s in pred.styles]
+    tagger = Classifier.load("msd_musicnn").classify(y, sr=SR).probabilities
+    expected = sorted((tagger[t] for t in spec["names"]), reverse=True)[:spec["max"]]
+    assert got == pytest.approx(expected, abs=1e-5)
+    assert all(s.probability == pytest.approx(tagger[s.label], abs=1e-5) for s in pred.styles)
+    assert pred.probabilities == pytest.approx(shipped.probabilities, abs=1e-6)   # genres untouched
+    zh = pred.to_dict("zh")["styles"][0]
+    assert zh["name"] == spec["names"][zh["label"]]["zh"]
+
+
 def _stand_in_bundle(tmp_path, music, not_music) -> Path:
     """A bundle like the shipped one whose not-music head is fitted here on
     a few synthesised clips (a stand-in for the real one)."""
@@ -228,6 +261,7 @@ def test_speech_and_noise_get_the_not_music_note(tmp_path):
     for y in (_speech_like(7), _noise(8)):                     # not seen in fitting
         codes = [w.code for w in clf.classify(y, sr=SR).warnings]
         assert "not_music" in codes and "ambiguous" not in codes
+        assert clf.classify(y, sr=SR).styles == []               # no styles for non-music
     assert "not_music" not in [w.code for w in
                                clf.classify(chord(6.0, SR, root_hz=196, seed=9), sr=SR).warnings]
 
@@ -255,7 +289,8 @@ def test_build_tool_rebuilds_a_bundle_from_a_tiny_set(tmp_path):
     assert (tmp_path / "report" / "reliability_after.png").is_file()
     assert (tmp_path / "report" / "cv" / "confusion.png").is_file()
     clf = Classifier.load(out)
-    assert clf.model.extras == ("not_music",)
+    assert clf.model.extras[0] == "not_music"
+    assert len(clf.model.extras) == 1 + len(config["styles"]["names"])
     pred = clf.classify(chord(3.0, SR, root_hz=200, seed=50), sr=SR)
     assert pred.top[0].label == "strings"
 

@@ -72,6 +72,17 @@ def test_headline_big_only_when_sure():
     assert headline(sure, "zh").startswith("## Jazzzh")
 
 
+def test_styles_follow_the_genre_in_either_language():
+    from genrescope.page.render import headline
+
+    sure = _state([("Rock", 0.8)]) | {"styles": [("Hard rock", "硬摇滚"), ("Punk", "朋克")]}
+    assert headline(sure, "en").endswith("Styles: Hard rock, Punk")
+    assert headline(sure, "zh").endswith("风格：硬摇滚、朋克")
+    unsure = _state([("Rock", 0.4)], ["ambiguous"]) | {"styles": [("Punk", "朋克")]}
+    assert headline(unsure, "en").startswith("**Not sure.**") and "Styles: Punk" in headline(unsure, "en")
+    assert "Styles" not in headline(_state([("Rock", 0.8)]), "en")
+
+
 def test_tags_are_labelled_tags():
     from genrescope.page.render import headline, render
 

@@ -26,6 +26,11 @@ Two optional parts of the config (the shipped default ``genres`` has both):
     audio is not music is appended to :meth:`~EmbeddingHeadModel.scores` as
     one extra column (``extras == ("not_music",)``); the Classifier takes it
     off and adds the ``not_music`` note when the clip mean reaches ``q``.
+``"styles": {"from": "msd_musicnn", "min_probability": p, "max": n, "names": {...}}``
+    Tags of one base model (a tagger, read in the same pass as its
+    embedding) named as styles beside the genre: their per-patch sigmoid
+    scores are appended as extra columns ``style:<tag>`` and the Classifier
+    lists up to ``n`` whose clip mean reaches ``p`` (:meth:`EmbeddingHeadModel.styles`).
 ``"input_level": {"target_dbfs": -20, "max_gain_db": 40}``
     Quiet audio is turned up to this RMS level before the base model's front
     end (:func:`genrescope.audio.raise_level`), as it was for every training
@@ -148,6 +153,38 @@ def input_level(config: dict) -> dict | None:
     return out
 
 
+def style_spec(config: dict, base: Model) -> tuple[dict, list[int]]:
+    """``config["styles"]`` checked against the base model it names: the spec
+    (``{}`` when absent) and each style tag's column in that model's output."""
+    spec = config.get("styles") or {}
+    if not spec:
+        return {}, []
+    bases = list(base.bases) if isinstance(base, StackedBase) else [base]
+    source = next((b for b in bases if b.name == spec.get("from")), None)
+    if source is None:
+        raise GenrescopeError(f"config.json of {config.get('name')}: 'styles' come from "
+                              f"{spec.get('from')!r}, which is not one of its base models.")
+    missing = [tag for tag in spec.get("names", {}) if tag not in source.labels]
+    if missing:
+        raise GenrescopeError(f"config.json of {config.get('name')}: style tags {missing} are "
+                              f"not outputs of {source.name}.")
+    return spec, [source.labels.index(tag) for tag in spec.get("names", {})]
+
+
+def embed_with_scores(base: Model, inputs: torch.Tensor,
+                      name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The (stacked) base's embedding and the output scores of its component
+    ``name``, that component run once for both."""
+    scores, parts = None, []
+    for b in (base.bases if isinstance(base, StackedBase) else [base]):
+        if b.name == name:
+            scores, emb = b.scores_and_embed(inputs)
+        else:
+            emb = b.embed(inputs)
+        parts.append(emb)
+    return (torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]), scores
+
+
 def stack_bases(bases: list[Model]) -> Model:
     """One base model as it is, several as a :class:`StackedBase`."""
     return bases[0] if len(bases) == 1 else StackedBase(bases)
@@ -179,8 +216,10 @@ class EmbeddingHeadModel(Model):
         self.not_music = None
         if nm is not None:
             self.not_music = EmbeddingHead(int(spec["input_dim"]), 2, nm.get("hidden", []))
+        self.style_spec, self._style_index = style_spec(config, base)
         #: Names of the extra columns :meth:`scores` appends after the labels.
-        self.extras: tuple[str, ...] = ("not_music",) if self.not_music is not None else ()
+        self.extras: tuple[str, ...] = (("not_music",) if self.not_music is not None else ()) + \
+            tuple(f"style:{tag}" for tag in self.style_spec.get("names", {}))
         self.input_level = input_level(config)
         rep = config.get("representation")
         if rep is not None and rep != base.config.get("representation"):
@@ -230,18 +269,38 @@ class EmbeddingHeadModel(Model):
 
     def scores(self, inputs: torch.Tensor) -> torch.Tensor:
         """Per-patch softmax (N, n_labels), followed by one column per name in
-        :attr:`extras` (the not-music probability), all from one base pass."""
-        return self._scores(self.base.embed(inputs))
+        :attr:`extras` (the not-music probability, the style tags), all from
+        one base pass."""
+        return self._scores(*self._base_pass(inputs))
 
     def scores_and_embed(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        emb = self.base.embed(inputs)
-        return self._scores(emb), self.head.represent(emb)
+        emb, tags = self._base_pass(inputs)
+        return self._scores(emb, tags), self.head.represent(emb)
 
-    def _scores(self, emb: torch.Tensor) -> torch.Tensor:
-        probs = torch.softmax(self.head(emb) / self.temperature, dim=1)
-        if self.not_music is None:
-            return probs
-        return torch.cat([probs, torch.softmax(self.not_music(emb), dim=1)[:, 1:]], dim=1)
+    def _base_pass(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The base embedding and, with styles, the style base's tag scores."""
+        if not self._style_index:
+            return self.base.embed(inputs), None
+        return embed_with_scores(self.base, inputs, self.style_spec["from"])
+
+    def _scores(self, emb: torch.Tensor, tags: torch.Tensor | None = None) -> torch.Tensor:
+        columns = [torch.softmax(self.head(emb) / self.temperature, dim=1)]
+        if self.not_music is not None:
+            columns.append(torch.softmax(self.not_music(emb), dim=1)[:, 1:])
+        if tags is not None:
+            columns.append(tags[:, self._style_index])
+        return torch.cat(columns, dim=1) if len(columns) > 1 else columns[0]
+
+    def styles(self, side_means: dict[str, float]) -> list[tuple[str, float]]:
+        """``(tag, clip-mean score)`` of the styles to name, strongest first:
+        at most ``max``, each at least ``min_probability`` (``side_means``:
+        the clip mean of each :attr:`extras` column)."""
+        if not self._style_index:
+            return []
+        found = sorted(((name[len("style:"):], p) for name, p in side_means.items()
+                        if name.startswith("style:")), key=lambda kv: -kv[1])
+        floor = float(self.style_spec.get("min_probability", 0.15))
+        return [(tag, p) for tag, p in found if p >= floor][:int(self.style_spec.get("max", 3))]
 
     def embed(self, inputs: torch.Tensor) -> torch.Tensor:
         """Per-patch head representation (the input of its last linear layer)."""

@@ -286,6 +286,10 @@ class MusicnnModel(_PatchModel):
     def embed(self, inputs: torch.Tensor) -> torch.Tensor:
         return self.net(inputs)[1]
 
+    def scores_and_embed(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits, embedding = self.net(inputs)                 # one pass for both
+        return self.activate(logits), embedding
+
     def weights(self) -> nn.Module:
         return self.net
 

@@ -3,7 +3,8 @@ either language (the language can change after the analysis).
 
 The headline rule: a big genre name only when the answer is confident (no
 "ambiguous" note, no "not_music" note); otherwise the top candidates are
-named plainly. A tagger's scores (``Prediction.score == "tags"``) are
+named plainly. Styles the model heard (the default's) follow on a line of
+their own. A tagger's scores (``Prediction.score == "tags"``) are
 shown as tags, never as a genre headline.
 """
 
@@ -22,6 +23,7 @@ def summary(pred: Prediction) -> dict:
     model = pred.model if pred.precision == "fp32" else f"{pred.model}, {pred.precision}"
     return {"model": model, "timings": dict(pred.timings), "score": pred.score,
             "top": [(g.name("en"), g.name("zh"), g.probability) for g in pred.top],
+            "styles": [(g.name("en"), g.name("zh")) for g in pred.styles],
             "warnings": [(w.code, w.message, dict(w.details)) for w in pred.warnings]}
 
 
@@ -35,9 +37,12 @@ def headline(state: dict, lang: str) -> str:
     candidates = ("、" if lang == "zh" else ", ").join(f"{n} {p:.0%}" for n, p in names[:3])
     if state.get("score") == "tags":
         return t["tags"].format(candidates=candidates)
+    styles = ("、" if lang == "zh" else ", ").join(
+        zh if lang == "zh" else en for en, zh in state.get("styles", []))
+    styles = "\n\n" + t["styles"].format(styles=styles) if styles else ""
     if codes & set(UNSURE_CODES):
-        return t["unsure"].format(candidates=candidates)
-    return t["sure"].format(name=names[0][0], p=names[0][1])
+        return t["unsure"].format(candidates=candidates) + styles
+    return t["sure"].format(name=names[0][0], p=names[0][1]) + styles
 
 
 def render(state: dict, lang: str) -> tuple:
