@@ -16,11 +16,11 @@ writes ``OUT_DIR/<kind>.<nnnn>.wav`` (16 kHz mono, 10 s) and
 from __future__ import annotations
 
 import argparse
-import csv
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from make_nonmusic import write_listing
 
 SR = 16000
 DURATION_S = 10.0
@@ -319,10 +319,7 @@ def generate(folder: str | Path, per_kind: int = 8, seed: int = 0, kinds: tuple 
             path = folder / f"{kind}.{i:04d}.wav"
             sf.write(path, np.clip(make(kind, rng, duration_s), -1, 1), SR, subtype="PCM_16")
             rows.append({"path": str(path.resolve()), "kind": kind})
-    with open(folder / "music_probe.csv", "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, ["path", "kind"])
-        writer.writeheader()
-        writer.writerows(rows)
+    write_listing(folder / "music_probe.csv", rows)
     return rows
 
 

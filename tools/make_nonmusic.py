@@ -251,11 +251,16 @@ def generate(out: str | Path, per_kind: int = 20, seed: int = 0,
             sf.write(path, np.clip(y, -1, 1), SR, subtype="PCM_16")
             rows.append({"path": str(path.resolve()), "label": "not_music", "kind": kind,
                          "split": "test" if test else "train"})
-    with open(out / "nonmusic.csv", "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, ["path", "label", "kind", "split"])
+    write_listing(out / "nonmusic.csv", rows)
+    return rows
+
+
+def write_listing(path: Path, rows: list[dict]) -> None:
+    """The clips' CSV (one row per clip, the columns of the first row)."""
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, list(rows[0]) if rows else ["path"])
         writer.writeheader()
         writer.writerows(rows)
-    return rows
 
 
 def main(argv=None) -> None:
