@@ -370,8 +370,9 @@ class Classifier:
         winner, count = max(votes.items(), key=lambda kv: (kv[1], mean[kv[0]]))
         warnings = quality_warnings(audio)
         warnings += self._model_notes(top[0].probability, extras, side)
-        styles = []
-        if extras and hasattr(self.model, "styles") and "not_music" not in {w.code for w in warnings}:
+        styles = []                                   # none for what is not music
+        if extras and hasattr(self.model, "styles") and not any(
+                w.code == "not_music" for w in warnings):
             names = (self.model.config.get("styles") or {}).get("names")
             styles = [GenreScore(genre_named(tag, names), p) for tag, p in self.model.styles(
                 dict(zip(extras, side.mean(axis=0).tolist())))]

@@ -206,7 +206,8 @@ def build(data: list, out, *, report_dir=None, also_music: list = (), nonmusic_d
                        for s, v in by_source.items() if s == "gtzan-mini"},
                     "ece_after": rel_cal.ece, "unsure_share": float(shown.mean()),
                     "not_music_hit_rate": summary["not_music"]["hit_rate_test"],
-                    "not_music_false_alarm_rate": summary["not_music"]["false_alarm_rate_music_cv"]},
+                    "not_music_false_alarm_rate":
+                        summary["not_music"]["false_alarm_rate_music_cv"]},
         "training": {"tool": "tools/build_default_model.py", "files": len(kept),
                      "train_patches": int(len(x_tr)), "best_epoch": best_epoch, "seed": seed,
                      "duration_s": duration_s, "skipped": [s["file"] for s in skipped],

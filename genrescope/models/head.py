@@ -13,7 +13,7 @@ The head is trained on per-patch embeddings, one example per 3 s patch, and
 the :class:`~genrescope.predict.Classifier` averages the per-patch softmax
 over the patches of a clip: training and inference see the same inputs.
 
-Two optional parts of the config (the shipped default ``genres`` has both):
+Optional parts of the config (the shipped default ``genres`` has all four):
 
 ``"calibration": {"temperature": T, "unsure_below": p}``
     The logits are divided by ``T`` (fitted on held-out folds, see
@@ -24,7 +24,7 @@ Two optional parts of the config (the shipped default ``genres`` has both):
     A second, binary head on the same embeddings (weights ``not_music.*`` in
     the same ``model.safetensors``): its per-patch probability that the
     audio is not music is appended to :meth:`~EmbeddingHeadModel.scores` as
-    one extra column (``extras == ("not_music",)``); the Classifier takes it
+    the first extra column (``extras[0] == "not_music"``); the Classifier takes it
     off and adds the ``not_music`` note when the clip mean reaches ``q``.
 ``"styles": {"from": "msd_musicnn", "min_probability": p, "max": n, "names": {...}}``
     Tags of one base model (a tagger, read in the same pass as its
