@@ -226,6 +226,7 @@ class LoadResult:
     unexpected: list                # corpus cases with the wrong kind of answer
     failures: list                  # transport errors / not sent before the deadline
     rss_kb_50: int
+    rss_kb_mid: int                 # after half the requests: the heap has warmed up
     rss_kb_end: int
     reference: dict                 # clip -> top-1 from a single request
 
@@ -238,8 +239,8 @@ def run_load(server: Server, clips: list[Path], cases, *, clients: int = 16,
              requests: int = 400, deadline_s: float = 600, checkpoint: int = 50,
              request_timeout_s: float = 120) -> LoadResult:
     """References first (one request per clip), then ``requests`` jobs from
-    ``clients`` threads; RSS read when ``checkpoint`` answers are in and at
-    the end. Stops sending at ``deadline_s`` (unsent jobs count as failures)."""
+    ``clients`` threads; RSS read when ``checkpoint`` answers are in, when
+    half are, and at the end. Stops sending at ``deadline_s`` (unsent jobs count as failures)."""
     data = {}
     with httpx.Client(trust_env=False, timeout=120) as client:
         reference = {}
@@ -278,6 +279,8 @@ def run_load(server: Server, clips: list[Path], cases, *, clients: int = 16,
                     done[0] += 1
                     if done[0] == checkpoint:
                         rss["50"] = server.rss_kb()
+                    if done[0] == len(jobs) // 2:
+                        rss["mid"] = server.rss_kb()
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(clients)]
     for t in threads:
@@ -311,7 +314,8 @@ def run_load(server: Server, clips: list[Path], cases, *, clients: int = 16,
         status_counts=dict(sorted(statuses.items())),
         n_5xx=sum(v for k, v in statuses.items() if k >= 500),
         mismatches=mismatches, unexpected=unexpected, failures=failures,
-        rss_kb_50=rss.get("50", 0), rss_kb_end=rss_end, reference=reference)
+        rss_kb_50=rss.get("50", 0), rss_kb_mid=rss.get("mid", 0), rss_kb_end=rss_end,
+        reference=reference)
 
 
 # ----------------------------------------------------------------- the report
