@@ -240,7 +240,8 @@ def run_load(server: Server, clips: list[Path], cases, *, clients: int = 16,
              request_timeout_s: float = 120) -> LoadResult:
     """References first (one request per clip), then ``requests`` jobs from
     ``clients`` threads; RSS read when ``checkpoint`` answers are in, when
-    half are, and at the end. Stops sending at ``deadline_s`` (unsent jobs count as failures)."""
+    half are, and at the end. Stops sending at ``deadline_s`` (unsent jobs
+    count as failures)."""
     data = {}
     with httpx.Client(trust_env=False, timeout=120) as client:
         reference = {}

@@ -20,7 +20,6 @@ from .audio import Audio, AudioWarning, audio_from_array, load_audio, quality_wa
 from .errors import GenrescopeError
 from .features import Features
 from .labels import Genre
-from .labels import genre as genre_named
 from .models.base import Model
 from .models.registry import ModelEntry, load_model, resolve
 from .timeline import Timeline, build_timeline
@@ -373,8 +372,7 @@ class Classifier:
         styles = []                                   # none for what is not music
         if extras and hasattr(self.model, "styles") and not any(
                 w.code == "not_music" for w in warnings):
-            names = (self.model.config.get("styles") or {}).get("names")
-            styles = [GenreScore(genre_named(tag, names), p) for tag, p in self.model.styles(
+            styles = [GenreScore(g, p) for g, p in self.model.styles(
                 dict(zip(extras, side.mean(axis=0).tolist())))]
         return Prediction(
             model=self.model.name,

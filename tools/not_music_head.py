@@ -21,7 +21,7 @@ import torch
 
 from genrescope.cache import cache_dir
 from genrescope.dataset import LabelledFile, grouped_folds
-from genrescope.training.common import file_probabilities, stack
+from genrescope.training.common import head_clip_means
 from genrescope.training.head import BASE_MODEL, HEAD_DEFAULTS, base_embeddings, fit_head
 
 #: Clip-mean probability at which the note shows.
@@ -51,16 +51,6 @@ def fit_default(x, y, x_val, y_val_files, val_groups, n_labels, hidden, seed, ep
     if interrupted:
         raise KeyboardInterrupt
     return head, best_epoch
-
-
-def clip_means(head, arrays: list[np.ndarray], column: int | None = None) -> np.ndarray:
-    """Per clip, the mean over its patches of the head's softmax."""
-    x, _, g = stack(arrays, [LabelledFile("x", Path(str(i))) for i in range(len(arrays))],
-                     ["x"])
-    with torch.inference_mode():
-        p = torch.softmax(head(torch.from_numpy(x)), 1).numpy()
-    p = file_probabilities(p, g, len(arrays))
-    return p if column is None else p[:, column]
 
 
 def quiet_copies(items, folder: Path, quiet_db, duration_s, cache, progress, reuse,
@@ -151,11 +141,11 @@ def train_not_music(kept, by_file, quiet, folder: Path, *, k, seed, epochs, dura
         nm_head = fit_binary(rest)
         for db, flags in [(None, false_alarms), *quiet_alarms.items()]:
             source = by_file if db is None else quiet[db]
-            p = clip_means(nm_head, [source[i] for i in held], 1)
+            p = head_clip_means(nm_head, [source[i] for i in held])[:, 1]
             for i, q in zip(held, p):
                 flags[kept.index(i)] = q >= NOT_MUSIC_THRESHOLD
     nm_head = fit_binary(kept)
-    hits = clip_means(nm_head, [a for _, a in nm_test], 1) >= NOT_MUSIC_THRESHOLD
+    hits = head_clip_means(nm_head, [a for _, a in nm_test])[:, 1] >= NOT_MUSIC_THRESHOLD
     kinds_test = np.array([kind[i.path] for i, _ in nm_test])
     return nm_head, {
         "threshold": NOT_MUSIC_THRESHOLD, "nonmusic_clips": len(nm_kept),

@@ -48,6 +48,7 @@ from torch import nn
 from ..audio import raise_level
 from ..errors import GenrescopeError
 from ..features import Features
+from ..labels import Genre, genre
 from .base import Model
 from .checkpoint import load_strict, read_state_dict
 
@@ -153,14 +154,18 @@ def input_level(config: dict) -> dict | None:
     return out
 
 
+def components(base: Model) -> list[Model]:
+    """The base models of a (stacked) base, in embedding order."""
+    return list(base.bases) if isinstance(base, StackedBase) else [base]
+
+
 def style_spec(config: dict, base: Model) -> tuple[dict, list[int]]:
     """``config["styles"]`` checked against the base model it names: the spec
     (``{}`` when absent) and each style tag's column in that model's output."""
     spec = config.get("styles") or {}
     if not spec:
         return {}, []
-    bases = list(base.bases) if isinstance(base, StackedBase) else [base]
-    source = next((b for b in bases if b.name == spec.get("from")), None)
+    source = next((b for b in components(base) if b.name == spec.get("from")), None)
     if source is None:
         raise GenrescopeError(f"config.json of {config.get('name')}: 'styles' come from "
                               f"{spec.get('from')!r}, which is not one of its base models.")
@@ -176,7 +181,7 @@ def embed_with_scores(base: Model, inputs: torch.Tensor,
     """The (stacked) base's embedding and the output scores of its component
     ``name``, that component run once for both."""
     scores, parts = None, []
-    for b in (base.bases if isinstance(base, StackedBase) else [base]):
+    for b in components(base):
         if b.name == name:
             scores, emb = b.scores_and_embed(inputs)
         else:
@@ -291,16 +296,17 @@ class EmbeddingHeadModel(Model):
             columns.append(tags[:, self._style_index])
         return torch.cat(columns, dim=1) if len(columns) > 1 else columns[0]
 
-    def styles(self, side_means: dict[str, float]) -> list[tuple[str, float]]:
-        """``(tag, clip-mean score)`` of the styles to name, strongest first:
+    def styles(self, side_means: dict[str, float]) -> list[tuple[Genre, float]]:
+        """``(style, clip-mean score)`` of the styles to name, strongest first:
         at most ``max``, each at least ``min_probability`` (``side_means``:
-        the clip mean of each :attr:`extras` column)."""
+        the clip mean of each :attr:`extras` column); names from ``names``."""
         if not self._style_index:
             return []
         found = sorted(((name[len("style:"):], p) for name, p in side_means.items()
                         if name.startswith("style:")), key=lambda kv: -kv[1])
         floor = float(self.style_spec.get("min_probability", 0.15))
-        return [(tag, p) for tag, p in found if p >= floor][:int(self.style_spec.get("max", 3))]
+        return [(genre(tag, self.style_spec["names"]), p) for tag, p in found
+                if p >= floor][:int(self.style_spec.get("max", 3))]
 
     def embed(self, inputs: torch.Tensor) -> torch.Tensor:
         """Per-patch head representation (the input of its last linear layer)."""

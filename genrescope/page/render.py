@@ -34,11 +34,11 @@ def headline(state: dict, lang: str) -> str:
     if not names:
         return ""
     codes = {code for code, _, _ in state["warnings"]}
-    candidates = ("、" if lang == "zh" else ", ").join(f"{n} {p:.0%}" for n, p in names[:3])
+    sep = "、" if lang == "zh" else ", "
+    candidates = sep.join(f"{n} {p:.0%}" for n, p in names[:3])
     if state.get("score") == "tags":
         return t["tags"].format(candidates=candidates)
-    styles = ("、" if lang == "zh" else ", ").join(
-        zh if lang == "zh" else en for en, zh in state.get("styles", []))
+    styles = sep.join(zh if lang == "zh" else en for en, zh in state.get("styles", []))
     styles = "\n\n" + t["styles"].format(styles=styles) if styles else ""
     if codes & set(UNSURE_CODES):
         return t["unsure"].format(candidates=candidates) + styles

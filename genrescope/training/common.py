@@ -195,6 +195,15 @@ def file_probabilities(chunk_probs: np.ndarray, groups: np.ndarray, n_files: int
     return sums / np.bincount(groups, minlength=n_files)[:, None]
 
 
+def head_clip_means(head, arrays: list[np.ndarray]) -> np.ndarray:
+    """Per clip (one array of per-patch inputs each), the mean over its
+    patches of ``head``'s softmax: (n_clips, n_outputs), as the Classifier pools."""
+    groups = np.concatenate([np.full(len(a), k) for k, a in enumerate(arrays)])
+    with torch.inference_mode():
+        p = torch.softmax(head(torch.from_numpy(np.concatenate(arrays))), 1).numpy()
+    return file_probabilities(p, groups, len(arrays))
+
+
 def stack(arrays: list[np.ndarray], items: list[LabelledFile], labels: list[str]):
     """Concatenate per-file arrays; label and file index of every row."""
     if not arrays:

@@ -14,7 +14,8 @@ from ..cache import cache_dir
 from ..dataset import grouped_folds, list_labelled
 from ..errors import GenrescopeError
 from ..evaluate import EvaluationReport, build_report, file_result
-from .common import file_probabilities, split_files, stack, torch_device, want_progress
+from .common import (file_probabilities, head_clip_means, split_files, stack, torch_device,
+                     want_progress)
 from .head import BASE_NAME, HEAD_DEFAULTS, INPUT_LEVEL, base_embeddings, fit_head
 
 
@@ -123,10 +124,8 @@ def cross_validate(data: str | os.PathLike, k: int = 5, *, out: str | os.PathLik
         for name, arrays_of in (variants or {}).items():
             have = [i for i in held if i in arrays_of]
             if have:
-                x_v, _, g_v = stack([arrays_of[i] for i in have], have, labels)
-                with torch.inference_mode():
-                    p_v = torch.softmax(head(torch.from_numpy(x_v)), 1).numpy()
-                for item, p in zip(have, file_probabilities(p_v, g_v, len(have))):
+                p_v = head_clip_means(head, [arrays_of[i] for i in have])
+                for item, p in zip(have, p_v):
                     variant_correct[name][item] = labels[int(np.argmax(p))] == item.label
         if progress:
             print(f"fold {n}/{k}: {hits}/{len(held)} correct (best epoch {best_epoch})",
