@@ -37,7 +37,7 @@ import uvicorn  # noqa: E402
 from genrescope.errors import GenrescopeError  # noqa: E402
 from genrescope.models.registry import DEFAULT_MODEL, resolve  # noqa: E402
 from genrescope.synth import chord, groove  # noqa: E402
-from genrescope.web import create_app  # noqa: E402
+from genrescope.server.app import create_app  # noqa: E402
 from netutil import free_port
 
 

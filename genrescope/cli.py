@@ -392,7 +392,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from .web import serve
+    from .server.app import serve
 
     serve(host=args.host, port=args.port, models_dir=args.models_dir, model=args.model,
           examples_dir=args.examples, max_upload_mb=args.max_upload_mb,

@@ -1,4 +1,4 @@
-"""REST API of ``genrescope serve`` (genrescope.web), in-process with TestClient.
+"""REST API of ``genrescope serve`` (genrescope.server), in-process with TestClient.
 
 One app per module (the model loads once); uploads land in a test folder
 that must be empty again after every request.
@@ -22,7 +22,8 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from genrescope.labels import CCMUSIC_GENRES  # noqa: E402
 from genrescope.models.registry import DEFAULT_MODEL  # noqa: E402
-from genrescope.web import create_app, is_loopback, safe_extension  # noqa: E402
+from genrescope.server.app import create_app, is_loopback
+from genrescope.server.uploads import safe_extension  # noqa: E402
 
 MODEL = "vgg19_bn_cqt"
 BASE = "http://127.0.0.1"          # the server answers only to its own names (Host check)

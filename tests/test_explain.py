@@ -143,7 +143,7 @@ def test_vgg_explanation_on_note_axes(vgg_classifier):
 def api(tmp_path_factory):
     from fastapi.testclient import TestClient
 
-    from genrescope.web import create_app
+    from genrescope.server.app import create_app
 
     uploads = tmp_path_factory.mktemp("uploads")
     app = create_app(device="cpu", tmp_dir=uploads)

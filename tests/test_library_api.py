@@ -13,8 +13,8 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from genrescope.library import WindowPlan, index  # noqa: E402
-from genrescope.library.api import analysed_s  # noqa: E402
-from genrescope.web import create_app  # noqa: E402
+from genrescope.server.library import analysed_s  # noqa: E402
+from genrescope.server.app import create_app  # noqa: E402
 
 BASE = "http://127.0.0.1"
 

@@ -58,7 +58,7 @@ def _state(top, codes=(), score="probability"):
 
 
 def test_headline_big_only_when_sure():
-    from genrescope.page.render import headline, render
+    from genrescope.server.page.render import headline, render
 
     sure = _state([("Jazz", 0.9), ("Blues", 0.05)])
     assert headline(sure, "en").startswith("## Jazz")
@@ -73,7 +73,7 @@ def test_headline_big_only_when_sure():
 
 
 def test_styles_follow_the_genre_in_either_language():
-    from genrescope.page.render import headline
+    from genrescope.server.page.render import headline
 
     sure = _state([("Rock", 0.8)]) | {"styles": [("Hard rock", "硬摇滚"), ("Punk", "朋克")]}
     assert headline(sure, "en").endswith("Styles: Hard rock, Punk")
@@ -85,7 +85,7 @@ def test_styles_follow_the_genre_in_either_language():
 
 
 def test_tags_are_labelled_tags():
-    from genrescope.page.render import headline, render
+    from genrescope.server.page.render import headline, render
 
     state = _state([("Rock", 0.8), ("Guitar", 0.7), ("Male", 0.6)], score="tags")
     assert "##" not in headline(state, "en") and "Tags" in headline(state, "en")

@@ -9,8 +9,8 @@ from gradio.utils import deep_hash
 
 from genrescope.labels import genre
 from genrescope.library.results import Hit, Track
-from genrescope.page.insight import _genre_choices, _timeline, _timeline_views, summary
-from genrescope.page.library import _player, _similar_table, track_timeline
+from genrescope.server.page.insight import _genre_choices, _timeline, _timeline_views, summary
+from genrescope.server.page.library import _player, _similar_table, track_timeline
 from genrescope.timeline import Timeline, TimelineChunk
 
 
@@ -67,7 +67,7 @@ def test_library_track_timeline_and_similar_table():
 
 def test_budget_from_the_slider_is_bounded():
     from genrescope.explain import DEFAULT_BUDGET
-    from genrescope.page.insight import MAX_PAGE_BUDGET, _budget
+    from genrescope.server.page.insight import MAX_PAGE_BUDGET, _budget
 
     assert _budget(6, 2) == 6 and _budget(1, 4) == 4 and _budget(10**9, 1) == MAX_PAGE_BUDGET
     assert _budget(float("nan"), 1) == DEFAULT_BUDGET == _budget("x", 1) == _budget(None, 1)
@@ -75,6 +75,6 @@ def test_budget_from_the_slider_is_bounded():
 
 
 def test_markdown_cells_show_file_names_literally():
-    from genrescope.page.library import _cell
+    from genrescope.server.page.library import _cell
 
     assert _cell("Dance_No_5_(x)*|<b>") == "Dance\\_No\\_5\\_\\(x\\)\\*\\|&lt;b&gt;"

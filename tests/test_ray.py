@@ -66,7 +66,7 @@ def assert_same_rows(local: dict, other: dict) -> None:
 # -- without Ray ----------------------------------------------------------------------
 def test_start_up_never_imports_ray():
     code = ("import sys\n"
-            "import genrescope.cli, genrescope.web, genrescope.page, genrescope.library\n"
+            "import genrescope.cli, genrescope.server.app, genrescope.server.page, genrescope.library\n"
             "from genrescope.cli import main\n"
             "for argv in (['classify', '--help'], ['index', '--help']):\n"
             "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"

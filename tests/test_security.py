@@ -29,8 +29,8 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from genrescope.errors import GenrescopeError  # noqa: E402
-from genrescope.page import REFUSED  # noqa: E402
-from genrescope.web import create_app  # noqa: E402
+from genrescope.server.page import REFUSED  # noqa: E402
+from genrescope.server.app import create_app  # noqa: E402
 from netutil import free_port  # noqa: E402
 
 MODEL = "vgg19_bn_cqt"
@@ -150,7 +150,7 @@ def test_page_refuses_url_inputs(live):
 
 
 def test_page_analyse_refuses_paths_outside_uploads(app, tmp_path, clip):
-    from genrescope.page import is_page_file
+    from genrescope.server.page import is_page_file
 
     assert not is_page_file("/dev/zero", [])
     assert not is_page_file("\0", []) and not is_page_file("a\0b.wav", [])

@@ -9,7 +9,8 @@ Modules follow the data: :mod:`.scan` (files -> what to do), :mod:`.analyse`
 (one track -> :class:`TrackRecord`), :mod:`.backends` (where analysis runs),
 :mod:`.db` (SQLite, the one writer), :mod:`.index` (the driver); reading:
 :mod:`.catalog` (:class:`Library`), :mod:`.search` (numpy), :mod:`.map`,
-:mod:`.overview`, :mod:`.api` (REST routes).
+:mod:`.overview`. No web framework here: the REST routes are
+:mod:`genrescope.server.library`.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ the server are put together.
 
 :func:`create_app` builds the service (:mod:`.service`), adds the REST API
 (:mod:`.api`), the routers of other modules (library, explanation), the
-last-resort API route, the Gradio page (:mod:`genrescope.page`) at ``/`` and
+last-resort API route, the Gradio page (:mod:`.page`) at ``/`` and
 the request guard (:mod:`.guard`). :func:`serve` runs it with uvicorn.
 Nothing contacts an outside host: analytics, share links, SSR, MCP and the
 run history are off; Gradio's fonts and scripts, Swagger UI and ReDoc are
@@ -65,7 +65,7 @@ def create_app(models_dir=None, model=None, examples_dir=None, max_upload_mb=100
         ``localhost`` (see :mod:`genrescope.server.guard`).
     db : str or PathLike, optional
         A library database (``genrescope index``): adds the ``/api/v1/library``
-        routes and ``app.state.library`` (see :mod:`genrescope.library.api`).
+        routes and ``app.state.library`` (see :mod:`.library`).
 
     Returns
     -------
@@ -77,9 +77,10 @@ def create_app(models_dir=None, model=None, examples_dir=None, max_upload_mb=100
     import gradio as gr
     from fastapi_offline import FastAPIOffline
 
+    from ..library import Library
     from .explain import explain_router
-    from ..library.api import include_library
-    from ..page import PAGE_CSS, build_page, examples as page_examples
+    from .library import library_router
+    from .page import PAGE_CSS, build_page, examples as page_examples
 
     pool = ModelPool(models_dir, device, model, precision=precision)
     service = Service(pool, max_upload_mb=max_upload_mb, save_dir=save_dir, tmp_dir=tmp_dir,
@@ -96,11 +97,13 @@ def create_app(models_dir=None, model=None, examples_dir=None, max_upload_mb=100
                          description="Offline music-genre classifier. See docs/api.md.")
     app.state.service, app.state.pool = service, pool
     add_error_handlers(app, pool)
+    app.state.library = library = None if db is None else Library(db, models_dir=models_dir)
     app.include_router(api_router(service))
-    include_library(app, db, models_dir, service)
+    if library is not None:
+        app.include_router(library_router(library, service))
     app.include_router(explain_router(service))
     add_fallback(app)                                 # after every other API route
-    blocks = build_page(service, examples, library=app.state.library)
+    blocks = build_page(service, examples, library=library)
     allowed = [str(Path(p).parent) for p in examples]
     app = gr.mount_gradio_app(
         app, blocks, path="/", footer_links=["api"], run_history=False, ssr_mode=False,

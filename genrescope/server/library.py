@@ -1,8 +1,11 @@
 """REST routes of the library under ``/api/v1/library`` (in the OpenAPI docs).
 
+The library itself (:mod:`genrescope.library`) imports no web framework; this
+module is its web shell, and :mod:`.app` includes its router.
+
 :func:`library_router` builds a ``fastapi.APIRouter`` over one
 :class:`~genrescope.library.Library`; ``genrescope serve --db LIBRARY.db``
-includes it. Clients name tracks by their id only: no client-given path is
+includes it (:func:`genrescope.server.app.create_app`). Clients name tracks by their id only: no client-given path is
 ever opened, and the audio route serves only files the library holds.
 ``POST /api/v1/library/similar`` takes an uploaded file instead, through the
 server's one upload path (:meth:`Service.upload
@@ -27,9 +30,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import GenrescopeError
-from .analyse import WindowPlan, probe_duration_s
-from .catalog import Library
-from .results import Hit, Track
+from ..library.analyse import WindowPlan, probe_duration_s
+from ..library.catalog import Library
+from ..library.results import Hit, Track
+from .service import Service, hide_path
 
 Lang = Literal["en", "zh"]
 
@@ -186,9 +190,7 @@ def library_router(library: Library, service=None) -> fastapi.APIRouter:
     return router
 
 
-def _add_similar_upload(router: fastapi.APIRouter, library: Library, service) -> None:
-    from ..server.service import hide_path
-
+def _add_similar_upload(router: fastapi.APIRouter, library: Library, service: Service) -> None:
     one_at_a_time = threading.Lock()       # one on-the-fly model (Library's), loaded once
 
     def run(path: str, k: int) -> tuple[Track, list[Hit]]:
@@ -223,15 +225,3 @@ def _add_similar_upload(router: fastapi.APIRouter, library: Library, service) ->
             track.path = upload.shown_name
             return {"track": track.to_dict(opts.lang),
                     "similar": [h.to_dict(opts.lang) for h in hits]}
-
-
-def include_library(app: fastapi.FastAPI, db, models_dir=None, service=None) -> Library | None:
-    """Add the library routes to ``app`` when ``db`` is given (``serve --db``);
-    with ``service`` also the upload route (``POST /api/v1/library/similar``).
-
-    Sets ``app.state.library`` (the :class:`Library`, or ``None``) for the page.
-    """
-    app.state.library = None if db is None else Library(db, models_dir=models_dir)
-    if app.state.library is not None:
-        app.include_router(library_router(app.state.library, service))
-    return app.state.library

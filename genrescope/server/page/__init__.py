@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..audio import AUDIO_EXTENSIONS
-from ..errors import GenrescopeError
-from ..server.service import MAX_ANALYSES, Service, hide_path
-from ..server.uploads import safe_extension
+from ...audio import AUDIO_EXTENSIONS
+from ...errors import GenrescopeError
+from ..service import MAX_ANALYSES, Service, hide_path
+from ..uploads import safe_extension
 from .guard import REFUSED, guarded_blocks, is_page_file
 from .insight import insight_section, summary as insight_summary
 from .library import library_tab
@@ -28,7 +28,7 @@ __all__ = ["REFUSED", "build_page", "examples", "is_page_file"]
 
 #: The shipped example clips: short excerpts of freely licensed recordings,
 #: their names and credits in ``examples.json``, licences beside them.
-EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "assets" / "examples"
+EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "assets" / "examples"
 
 
 def examples(service: Service, examples_dir) -> list[str]:
@@ -69,7 +69,7 @@ def build_page(service: Service, examples: list[str], library=None):
     """
     import gradio as gr
 
-    from ..plot import figure_to_array, spectrogram_figure
+    from ...plot import figure_to_array, spectrogram_figure
 
     pool = service.pool
     usable = [e.name for e in pool.entries() if e.available]
@@ -187,7 +187,7 @@ def build_page(service: Service, examples: list[str], library=None):
         image = gr.Image(type="numpy", format="png", show_label=False, interactive=False,
                          visible=False, elem_id="spectrogram")
         state = gr.State({})
-        # --- hook: the timeline and "Why?" view (genrescope/page/insight.py)
+        # --- hook: the timeline and "Why?" view (genrescope/server/page/insight.py)
         insight_section(service, audio=audio, model=model, seconds=seconds, offset=offset,
                         lang=lang, state=state)
         help_box = gr.Markdown(models_help("en"), elem_id="models-help", visible=bool(missing))
@@ -215,7 +215,7 @@ def build_page(service: Service, examples: list[str], library=None):
                     [intro, lang, audio, upload, run, model, more, help_box, seconds, offset,
                      spectrogram, examples_box, credit, top_line, top, notes, timings],
                     api_visibility="private", queue=False)
-        # --- hook: the Library tab (genrescope/page/library.py), with serve --db
+        # --- hook: the Library tab (genrescope/server/page/library.py), with serve --db
         if library is not None:
             library_tab(library, lang=lang)
     return blocks

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import GenrescopeError
-from ..explain import DEFAULT_BUDGET, explain_prediction
-from ..labels import Genre
-from ..server.service import Service, hide_path
-from ..timeline import Timeline, TimelineChunk
+from ...errors import GenrescopeError
+from ...explain import DEFAULT_BUDGET, explain_prediction
+from ...labels import Genre
+from ..service import Service, hide_path
+from ...timeline import Timeline, TimelineChunk
 
 LANGS = ("en", "zh")
 #: Most forward passes the page offers for one explanation (the API allows more).
@@ -91,7 +91,7 @@ def _timeline_views(kept: dict | None, lang: str) -> tuple:
     """(chart, segments text) of the timeline in the result state ``kept``."""
     import gradio as gr
 
-    from ..plot import figure_to_array, timeline_figure
+    from ...plot import figure_to_array, timeline_figure
 
     timeline = _timeline(kept)
     if timeline is None:
@@ -131,7 +131,7 @@ def insight_section(service: Service, *, audio, model, seconds, offset, lang, st
     """
     import gradio as gr
 
-    from ..plot import explanation_figure, figure_to_array
+    from ...plot import explanation_figure, figure_to_array
 
     t = TEXT["en"]
     one_at_a_time = threading.Lock()           # the occlusion passes, as in the API

@@ -18,9 +18,9 @@ import threading
 
 import numpy as np
 
-from ..errors import GenrescopeError
-from ..labels import genre as genre_of
-from ..timeline import Timeline, TimelineChunk
+from ...errors import GenrescopeError
+from ...labels import genre as genre_of
+from ...timeline import Timeline, TimelineChunk
 
 #: Most tracks a search lists.
 MAX_RESULTS = 50
@@ -113,8 +113,8 @@ def library_tab(library, *, lang) -> object:
     """
     import gradio as gr
 
-    from ..plot import figure_to_array, timeline_figure
-    from ..timeline import clock
+    from ...plot import figure_to_array, timeline_figure
+    from ...timeline import clock
 
     t = TEXT["en"]
     maps: dict = {}

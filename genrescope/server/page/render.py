@@ -10,8 +10,8 @@ shown as tags, never as a genre headline.
 
 from __future__ import annotations
 
-from ..i18n import warning_text
-from ..predict import Prediction
+from ...i18n import warning_text
+from ...predict import Prediction
 from .text import TEXT
 
 #: Notes after which no genre gets the big headline.
