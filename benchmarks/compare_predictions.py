@@ -3,12 +3,14 @@
     .venv/bin/python benchmarks/compare_predictions.py --trees /tmp/gs-base .
 
 Each tree runs in its own process (``PYTHONPATH=<tree>``, this interpreter)
-and classifies the same synthesised clips, written here once: with the
-shipped default model, the two musicnn taggers, and a random-weight
+and classifies the same synthesised clips, written here once: with every
+shipped model (the default ``genres``, ``musicnn_genres``, the four
+taggers), and a random-weight
 ``vgg19_bn_cqt`` checkpoint (official key layout) in float32 and, where the
 CPU runs it, int8. It saves every chunk's scores and the embeddings; the
 script then says, per model and clip, whether every tree's numbers equal the
-first tree's exactly (``np.array_equal``), and exits 1 if any differs.
+first tree's exactly (``np.array_equal``; the clip probabilities, notes,
+styles and timeline segments compared as JSON), and exits 1 if any differs.
 Use it after a refactoring that must not change behaviour.
 """
 
@@ -33,7 +35,8 @@ from pathlib import Path
 import numpy as np
 from genrescope import Classifier
 clips, models_dir, out = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
-cases = [("musicnn_genres", "auto"), ("msd_musicnn", "auto"), ("vgg19_bn_cqt", "fp32")]
+cases = [(name, "auto") for name in ("genres", "musicnn_genres", "msd_musicnn", "mtt_musicnn",
+                                     "msd_vgg", "mtt_vgg")] + [("vgg19_bn_cqt", "fp32")]
 if sys.argv[4] == "1":
     cases.append(("vgg19_bn_cqt", "int8"))
 saved = {}
@@ -45,7 +48,13 @@ for name, precision in cases:
         np.save(out / f"{key}-scores.npy", pred.chunk_probabilities)
         np.save(out / f"{key}-inputs.npy", pred.features.inputs.numpy())
         np.save(out / f"{key}-embed.npy", clf.embed(str(clip), duration_s=0))
-        saved[key] = [g.label for g in pred.top]
+        saved[key] = {"top": [g.label for g in pred.top],
+                      "probabilities": pred.probabilities,
+                      "warnings": [[w.code, w.message] for w in pred.warnings],
+                      "styles": [[s.genre.key, s.probability]
+                                 for s in getattr(pred, "styles", None) or []],
+                      "segments": [str(s) for s in pred.timeline.segments()]
+                      if pred.timeline else []}
 (out / "top.json").write_text(json.dumps(saved))
 """
 
@@ -115,7 +124,8 @@ def main(argv=None) -> int:
         for i, top in enumerate(tops[1:], 1):
             if top != tops[0]:
                 different += 1
-                print(f"DIFFERENT top labels in tree {i}")
+                print(f"DIFFERENT top labels, probabilities, notes or styles in tree {i}: "
+                      + ", ".join(k for k in top if top[k] != tops[0].get(k)))
     print(f"{different} difference(s) across {len(args.trees)} trees"
           + ("" if int8 else " (int8 not compared)"))
     return 1 if different else 0

@@ -111,7 +111,7 @@ def main(argv=None) -> None:
         results[kind].append((name, "not_music" in codes, clf.last_not_music,
                               "silence" in codes, pred.top[0].label, level_db))
 
-    threshold = (clf.model.config.get("not_music") or {}).get("threshold")
+    threshold = clf.model.config.not_music.threshold if clf.model.config.not_music else None
     source = "skipped (--no-real)" if args.no_real else f"from {DATA}" if real else "MISSING"
     print(f"model {clf.name}; not-music threshold {threshold}; synthesised: "
           f"{args.per_kind} per kind, seed {args.seed}, 10 s; real quiet music: {source}")

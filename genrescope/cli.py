@@ -185,16 +185,15 @@ def _classifier(args):
 
 def audio_files(paths: list[str]) -> list[str]:
     """Files named, and audio files found by walking folders (sorted)."""
-    from .audio import AUDIO_EXTENSIONS
+    from .files import audio_files_under
 
     files = []
     for path in paths:
         if os.path.isdir(path):
-            found = [os.path.join(root, name) for root, _, names in os.walk(path)
-                     for name in names if name.lower().endswith(AUDIO_EXTENSIONS)]
+            found = audio_files_under(path)
             if not found:
                 raise GenrescopeError(f"No audio files in folder {path}.")
-            files += sorted(found)
+            files += found
         elif os.path.exists(path):
             files.append(path)
         else:

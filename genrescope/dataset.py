@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .audio import AUDIO_EXTENSIONS
+from .files import audio_files_under, is_audio_name
 from .errors import GenrescopeError
 
 
@@ -236,12 +237,11 @@ def _visible(folder: Path) -> list[Path]:
 
 
 def _is_audio(path: Path) -> bool:
-    return path.name.lower().endswith(AUDIO_EXTENSIONS)
+    return is_audio_name(path.name)
 
 
 def _audio_under(folder: Path) -> list[Path]:
-    return sorted(Path(top) / name for top, dirs, names in os.walk(folder)
-                  for name in names if not name.startswith(".") and _is_audio(Path(name)))
+    return [Path(p) for p in audio_files_under(folder)]
 
 
 def _from_csv(path: Path) -> list[LabelledFile]:

@@ -1,4 +1,5 @@
-"""Writing files so that a reader never sees half of one."""
+"""The user's files: finding the audio files under folders, and writing files
+so that a reader never sees half of one."""
 
 from __future__ import annotations
 
@@ -6,6 +7,23 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from .audio import AUDIO_EXTENSIONS
+
+
+def is_audio_name(name: str) -> bool:
+    """Whether a file name looks like audio we decode: a known extension, and
+    not hidden (``.song.mp3``: a temporary copy of a writer, or macOS's ``._``
+    companions)."""
+    return not name.startswith(".") and name.lower().endswith(AUDIO_EXTENSIONS)
+
+
+def audio_files_under(folder: str | os.PathLike) -> list[str]:
+    """Every audio file under ``folder``, walked recursively, sorted (see
+    :func:`is_audio_name`). The one folder walker of the CLI, the library's
+    scan and the training sets."""
+    return sorted(os.path.join(top, name) for top, _, names in os.walk(folder)
+                  for name in names if is_audio_name(name))
 
 
 @contextmanager

@@ -23,13 +23,8 @@ from .labels import Genre
 from .models.base import Model
 from .models.registry import ModelEntry, load_model, resolve
 from .timeline import Timeline, build_timeline
+from .track import clip_scores, model_notes
 
-#: Top probability under which the "ambiguous" note shows, for models whose
-#: config has no calibrated ``calibration.unsure_below`` of their own.
-AMBIGUOUS_BELOW = 0.60
-#: Mean per-chunk not-music probability from which the ``not_music`` note shows,
-#: for models with a not-music head whose config gives no ``not_music.threshold``.
-NOT_MUSIC_FROM = 0.5
 DEFAULT_DURATION_S = 30.0
 #: Chunks per network call: peak memory is that of one batch, whatever the length.
 NETWORK_BATCH = 8
@@ -331,47 +326,24 @@ class Classifier:
         chunks = self._network(self.model.embed, features.inputs)
         return chunks.mean(axis=0)
 
-    def _model_notes(self, top_probability: float, extras: tuple,
-                     side: np.ndarray | None) -> list[AudioWarning]:
-        """The "not music" note (models with a not-music head) or else the
-        "ambiguous" note (top probability under the model's calibrated
-        ``unsure_below``, else :data:`AMBIGUOUS_BELOW`)."""
-        config = self.model.config
-        if "not_music" in extras:
-            p = float(side[:, extras.index("not_music")].mean())
-            if p >= float((config.get("not_music") or {}).get("threshold", NOT_MUSIC_FROM)):
-                return [AudioWarning(
-                    "not_music",
-                    "This does not sound like music (speech, noise, tones or silence?): "
-                    "any genre given for it is a guess.", {"not_music_probability": p})]
-        below = float((config.get("calibration") or {}).get("unsure_below", AMBIGUOUS_BELOW))
-        if top_probability < below:
-            return [AudioWarning(
-                "ambiguous",
-                f"The top genre has only {top_probability:.0%}: the model is unsure, "
-                "the answer may be one of several.",
-                {"top_probability": top_probability, "unsure_below": below})]
-        return []
-
     def _predict(self, chunk_scores: np.ndarray, features: Features, audio: Audio,
                  top_k: int) -> Prediction:
-        extras = getattr(self.model, "extras", ())      # side outputs after the labels
+        extras = self.model.extras                      # side outputs after the labels
         side = chunk_scores[:, -len(extras):] if extras else None
         if extras:
             chunk_scores = chunk_scores[:, :-len(extras)]
-        mean = chunk_scores.mean(axis=0)
-        if self.model.normalise and mean.sum() > 0:
-            mean = mean / mean.sum()
+        mean = clip_scores(chunk_scores, normalise=self.model.normalise)
         genres = self.model.genres
         order = np.argsort(-mean, kind="stable")[:max(1, top_k)]
         top = [GenreScore(genres[i], float(mean[i])) for i in order]
         votes = Counter(int(i) for i in chunk_scores.argmax(axis=1))
         winner, count = max(votes.items(), key=lambda kv: (kv[1], mean[kv[0]]))
         warnings = quality_warnings(audio)
-        warnings += self._model_notes(top[0].probability, extras, side)
+        not_music = float(side[:, extras.index("not_music")].mean()) \
+            if "not_music" in extras else None
+        warnings += model_notes(self.model.config, top[0].probability, not_music)
         styles = []                                   # none for what is not music
-        if extras and hasattr(self.model, "styles") and not any(
-                w.code == "not_music" for w in warnings):
+        if extras and not any(w.code == "not_music" for w in warnings):
             styles = [GenreScore(g, p) for g, p in self.model.styles(
                 dict(zip(extras, side.mean(axis=0).tolist())))]
         return Prediction(

@@ -55,7 +55,7 @@ def test_default_is_genres_and_its_config_is_complete():
 def test_shipped_head_loads_and_answers():
     clf = Classifier.load()
     assert clf.name == "genres" and clf.model.extras[0] == "not_music"
-    assert clf.model.extras[1:] == tuple(f"style:{t}" for t in clf.model.config["styles"]["names"])
+    assert clf.model.extras[1:] == tuple(f"style:{t}" for t in clf.model.config.styles.names)
     pred = clf.classify(chord(6.0, SR), sr=SR)
     assert len(pred.probabilities) == 10
     assert abs(sum(pred.probabilities.values()) - 1) < 1e-5
@@ -95,8 +95,8 @@ def test_a_head_on_one_named_base_still_loads(tmp_path):
     assert clf.embed(chord(4.0, SR), sr=SR).shape == (400,)
     # stacking needs one front end
     other = Classifier.load("msd_musicnn").model
-    other.config = {**other.config, "representation": {**other.config["representation"],
-                                                       "n_mels": 128}}
+    other.config = other.config.model_copy(update={"representation": {
+        **other.config.representation, "n_mels": 128}})
     with pytest.raises(GenrescopeError, match="different front"):
         StackedBase([Classifier.load("msd_vgg").model, other])
 
@@ -305,9 +305,13 @@ def test_unsure_note_follows_the_calibrated_threshold():
     first = clf.classify(y, sr=SR)
     assert "not_music" not in [w.code for w in first.warnings]
     top = first.top[0].probability
-    calibration = clf.model.config["calibration"]
-    calibration["unsure_below"] = above = min(top + 0.001, 1.0)
+    def with_unsure_below(value: float):
+        clf.model.config = clf.model.config.model_copy(update={
+            "calibration": clf.model.config.calibration.model_copy(
+                update={"unsure_below": value})})
+
+    with_unsure_below(above := min(top + 0.001, 1.0))
     note = [w for w in clf.classify(y, sr=SR).warnings if w.code == "ambiguous"]
     assert note and note[0].details["unsure_below"] == pytest.approx(above)
-    calibration["unsure_below"] = max(top - 0.01, 0.0)
+    with_unsure_below(max(top - 0.01, 0.0))
     assert "ambiguous" not in [w.code for w in clf.classify(y, sr=SR).warnings]

@@ -233,7 +233,7 @@ def test_shipped_gtzan_map_fits_the_default_model():
 
     root = Path(__file__).resolve().parents[1]
     label_map = load_label_map(root / "maps" / "gtzan_to_musicnn_genres.json")
-    model_labels = set(resolve("musicnn_genres").config["labels"])
+    model_labels = set(resolve("musicnn_genres").config.labels)
     assert sorted(label_map) == ["blues", "classical", "country", "disco", "hiphop", "jazz",
                                  "metal", "pop", "reggae", "rock"]
     assert {t for ts in label_map.values() for t in ts} <= model_labels

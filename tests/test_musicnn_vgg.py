@@ -144,7 +144,7 @@ def test_registry_load_and_golden_outputs(name):
 
 
 def test_genre_model_with_a_musicnn_and_a_vgg_component(tmp_path):
-    rep = resolve("msd_musicnn").config["representation"]
+    rep = resolve("msd_musicnn").config.representation
     tag_map = {"rock": {"msd_musicnn": ["rock", "hard rock"], "msd_vgg": ["rock"]},
                "jazz": {"msd_musicnn": ["jazz"], "msd_vgg": ["jazz"]},
                "electronic": {"msd_vgg": ["electronic", "electro"]}}

@@ -85,8 +85,7 @@ def test_head_learns_and_writes_a_bundle_that_works_everywhere(genre_data, cache
     config = json.loads((out / "config.json").read_text())
     assert config["architecture"] == "embedding_head" and config["base"] == ["msd_musicnn", "msd_vgg"]
     assert config["labels"] == LABELS
-    assert config["representation"] == Classifier.load("msd_vgg").model.config[
-        "representation"]
+    assert config["representation"] == Classifier.load("msd_vgg").model.config.representation
     # model.safetensors holds the head only, not the 2 x 3 M base weights
     from safetensors.torch import load_file
     keys = set(load_file(out / "model.safetensors"))

@@ -34,7 +34,7 @@ def base_representation() -> dict:
     """The one front end of the base models."""
     from genrescope.models.registry import resolve
 
-    reps = [resolve(name).config["representation"] for name in BASE_MODEL]
+    reps = [resolve(name).config.representation for name in BASE_MODEL]
     assert all(r == reps[0] for r in reps), "the base models need one front end"
     return reps[0]
 

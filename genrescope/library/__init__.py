@@ -13,26 +13,7 @@ Modules follow the data: :mod:`.scan` (files -> what to do), :mod:`.analyse`
 :mod:`genrescope.server.library`.
 """
 
-from __future__ import annotations
+import lazy_loader
 
-from typing import TYPE_CHECKING
-
-from ..lazy import lazy_exports
-
-#: Public name -> the module that defines it (imported on first use: torch is
-#: not paid by ``genrescope --help`` or the CLI's argument parsing).
-_EXPORTS = {
-    "DEFAULT_WINDOWS": ".analyse", "WindowPlan": ".analyse", "analyse_track": ".analyse",
-    "Library": ".catalog", "IndexSummary": ".index", "index": ".index",
-    "FileJob": ".record", "TrackRecord": ".record", "Hit": ".results", "Track": ".results",
-}
-__all__ = sorted(_EXPORTS)
-
-if TYPE_CHECKING:                                   # for type checkers and IDEs
-    from .analyse import DEFAULT_WINDOWS, WindowPlan, analyse_track
-    from .catalog import Library
-    from .index import IndexSummary, index
-    from .record import FileJob, TrackRecord
-    from .results import Hit, Track
-
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+# The public names are listed once, in __init__.pyi, and imported on first use.
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

@@ -27,7 +27,7 @@ from PIL import Image
 
 from ..errors import GenrescopeError
 from ..features import colorize
-from ..predict import AMBIGUOUS_BELOW
+from ..track import combine_windows
 from .record import FileJob, TrackRecord
 
 THUMBNAIL_HEIGHT = 48
@@ -127,7 +127,7 @@ def probe_duration_s(path: str) -> float | None:
 def model_version(classifier) -> str:
     """A digest of the model's configuration and weights (changes when they change)."""
     h = hashlib.blake2b(digest_size=8)
-    h.update(json.dumps(classifier.model.config, sort_keys=True, default=str).encode())
+    h.update(json.dumps(classifier.model.config.raw, sort_keys=True, default=str).encode())
     for name, tensor in classifier.model.state_dict().items():
         h.update(name.encode())
         h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
@@ -156,26 +156,6 @@ def thumbnail_jpeg(predictions: list) -> bytes:
     return buf.getvalue()
 
 
-def track_warnings(classifier, predictions: list, top_probability: float) -> list[dict]:
-    """The windows' warnings, each code once; "ambiguous" decided again for the
-    whole track (its window-averaged top probability under the model's
-    ``calibration.unsure_below``, else :data:`~genrescope.predict.AMBIGUOUS_BELOW`),
-    and never beside "not_music" (as :class:`Classifier` does for one window)."""
-    out, seen = [], set()
-    for p in predictions:
-        for w in p.warnings:
-            if w.code not in seen and w.code != "ambiguous":
-                seen.add(w.code)
-                out.append({"code": w.code, "message": w.message})
-    below = float((classifier.model.config.get("calibration") or {}).get(
-        "unsure_below", AMBIGUOUS_BELOW))
-    if top_probability < below and "not_music" not in seen:
-        out.append({"code": "ambiguous",
-                    "message": f"The top genre has only {top_probability:.0%}: the model is "
-                               "unsure, the answer may be one of several."})
-    return out
-
-
 def analyse_track(classifier, job: FileJob, plan: WindowPlan = DEFAULT_WINDOWS, *,
                   top_k: int = 5, version: str | None = None) -> TrackRecord:
     """Analyse one file; never raises for a bad file (the error is in the record).
@@ -202,12 +182,9 @@ def analyse_track(classifier, job: FileJob, plan: WindowPlan = DEFAULT_WINDOWS, 
     ident = dict(model=classifier.name, model_version=version, windows=str(plan))
     try:
         duration_s = probe_duration_s(job.path)
-        preds, embeddings = [], []
-        for offset_s, length_s in plan.windows(duration_s):
-            pred = classifier.classify(job.path, offset_s=offset_s, duration_s=length_s,
-                                       top_k=top_k, embed=True)
-            preds.append(pred)
-            embeddings.append(pred.embedding)
+        preds = [classifier.classify(job.path, offset_s=offset_s, duration_s=length_s,
+                                     top_k=top_k, embed=True)
+                 for offset_s, length_s in plan.windows(duration_s)]
     except GenrescopeError as exc:
         return TrackRecord.failed(job, str(exc), analysis_s=time.perf_counter() - t0, **ident)
     except (MemoryError, KeyboardInterrupt):
@@ -220,24 +197,17 @@ def analyse_track(classifier, job: FileJob, plan: WindowPlan = DEFAULT_WINDOWS, 
             analysis_s=time.perf_counter() - t0, **ident)
     if duration_s is None:
         duration_s = max(p.audio.offset_s + p.audio.duration_s for p in preds)
-    weights = np.array([len(p.chunk_probabilities) for p in preds], dtype=np.float64)
-    probs = np.average([[p.probabilities[g.id] for g in p.genres] for p in preds], axis=0,
-                       weights=weights)
-    if probs.sum() > 0 and classifier.model.normalise:
-        probs = probs / probs.sum()
-    order = np.argsort(-probs, kind="stable")[:top_k]
+    track = combine_windows(preds, classifier.model.config)
     labels = [g.id for g in classifier.genres]
-    warnings = track_warnings(classifier, preds, float(probs[order[0]]))
-    embedding = np.average(np.stack(embeddings), axis=0, weights=weights).astype(np.float32)
     return TrackRecord(
         job.path, job.size, job.mtime_ns, job.content_hash,
         duration_s=float(duration_s),
-        top=[(labels[i], float(probs[i])) for i in order],
-        probabilities=probs.astype(np.float32),
-        embedding=embedding,
+        top=[(labels[i], float(track.probabilities[i])) for i in track.order[:top_k]],
+        probabilities=track.probabilities.astype(np.float32),
+        embedding=track.embedding,
         timeline=[c for p in preds for c in timeline(p)],
         thumbnail_jpeg=thumbnail_jpeg(preds),
-        warnings=warnings,
+        warnings=[{"code": w.code, "message": w.message} for w in track.warnings],
         analysis_s=time.perf_counter() - t0,
         **ident)
 

@@ -70,15 +70,10 @@ def add_library_commands(sub, model_args) -> None:
 
 def cmd_index(args: argparse.Namespace) -> int:
     """Exit 2 when some files failed (they are recorded), 130 when interrupted."""
-    from .backends import require_ray
     from .index import index
 
     options = {k: v for k, v in (("address", args.address), ("gpus", args.gpus),
                                  ("ship_bytes", args.ship_bytes)) if v}
-    if args.backend == "ray":
-        require_ray()
-    elif options:
-        raise GenrescopeError("--address, --gpus and --ship-bytes go with --backend ray.")
     summary = index(args.paths, args.db, model=args.model, models_dir=args.models_dir,
                     device=args.device, precision=args.precision, workers=args.workers,
                     windows=args.windows, retry_failed=args.retry_failed,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 
 from ..errors import GenrescopeError
 from .analyse import DEFAULT_WINDOWS, WindowPlan, model_version
+from .backends import check_backend
 from .backends.local import LocalBackend, ModelSpec
 from .db import LibraryWriter
 from .scan import plan_scan
@@ -71,18 +72,12 @@ def make_backend(name: str, spec: ModelSpec, plan: WindowPlan, *, workers: int, 
     """The backend ``name``; ``options`` go to its constructor (ray: address, gpus,
     ship_bytes)."""
     options = options or {}
+    check_backend(name, options)
     if name == "local":
-        if options:
-            raise GenrescopeError(f"{', '.join(sorted(options))}: only with --backend ray.")
         return LocalBackend(spec, plan, workers=workers, classifier=classifier)
-    if name == "ray":
-        try:
-            from .backends.ray import RayBackend
-        except ImportError as exc:
-            raise GenrescopeError("--backend ray needs Ray: pip install 'genrescope[ray]' "
-                                  f"({exc}).") from exc
-        return RayBackend(spec, plan, workers=workers, classifier=classifier, **options)
-    raise GenrescopeError(f"Unknown backend {name!r}: use local or ray.")
+    from .backends.ray import RayBackend
+
+    return RayBackend(spec, plan, workers=workers, classifier=classifier, **options)
 
 
 def index(roots: list[str], db: str, *, model: str | None = None, models_dir=None,
@@ -118,6 +113,7 @@ def index(roots: list[str], db: str, *, model: str | None = None, models_dir=Non
     IndexSummary
     """
     t0 = time.perf_counter()
+    check_backend(backend, backend_options)
     plan = windows if isinstance(windows, WindowPlan) else WindowPlan.parse(windows)
     if workers < 1:
         raise GenrescopeError("--workers must be at least 1.")

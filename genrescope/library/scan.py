@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from ..audio import AUDIO_EXTENSIONS
+from ..files import audio_files_under
 from ..errors import GenrescopeError
 from .db import FileState
 from .record import FileJob, file_job
@@ -62,15 +62,11 @@ def walk_audio(roots: list[str]) -> list[tuple[str, os.stat_result]]:
             continue
         if not os.path.isdir(root):
             raise GenrescopeError(f"No such folder: {root}")
-        for folder, _, names in os.walk(os.path.abspath(root)):
-            for name in names:
-                if name.lower().endswith(AUDIO_EXTENSIONS):
-                    path = os.path.join(folder, name)
-                    try:
-                        st = os.stat(path)
-                    except OSError:
-                        continue                       # vanished or a broken link
-                    found[path] = st
+        for path in audio_files_under(os.path.abspath(root)):
+            try:
+                found[path] = os.stat(path)
+            except OSError:
+                continue                               # vanished or a broken link
     return sorted(found.items())
 
 

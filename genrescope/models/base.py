@@ -12,19 +12,24 @@ from torch import nn
 from ..errors import GenrescopeError
 from ..features import Features
 from .checkpoint import load_strict, read_state_dict
+from .config import BundleConfig
 from ..labels import Genre, genre
 
 
 class Model(nn.Module):
     """A network with its front end, labels and output rule.
 
-    Subclasses build the network from ``config`` (the model's ``config.json``)
-    and implement :meth:`features`, :meth:`forward` and :meth:`embed`.
+    Subclasses build the network from ``config`` (the model's ``config.json``,
+    typed: :class:`~genrescope.models.config.BundleConfig`) and implement
+    :meth:`features`, :meth:`forward` and :meth:`embed`. The optional outputs
+    a family may add are declared here with their empty defaults:
+    :attr:`extras` (side columns after the labels: ``"not_music"``,
+    ``"style:<tag>"``) and :meth:`styles`.
 
     Attributes
     ----------
-    config : dict
-        The model's configuration, as stored beside its weights.
+    config : BundleConfig
+        The model's configuration, as stored beside its weights (validated).
     name : str
     labels : list of str
         Label ids in output order.
@@ -37,19 +42,25 @@ class Model(nn.Module):
         whose sigmoid scores are shown as relative confidence).
     """
 
-    def __init__(self, config: dict):
+    #: Names of the side columns :meth:`scores` appends after the labels
+    #: (``"not_music"``, ``"style:<tag>"``); none unless a family adds them.
+    extras: tuple[str, ...] = ()
+
+    def __init__(self, config: BundleConfig | dict):
         super().__init__()
+        if not isinstance(config, BundleConfig):
+            config = BundleConfig.parse(config, f"the configuration of {config.get('name')}")
         self.config = config
-        self.name = config["name"]
-        self.labels = list(config["labels"])
-        self.genres: list[Genre] = [genre(k, config.get("label_names")) for k in self.labels]
-        self.output = config.get("output", "softmax")
-        self.normalise = bool(config.get("normalise", self.output == "softmax"))
+        self.name = config.name
+        self.labels = list(config.labels)
+        self.genres: list[Genre] = [genre(k, config.label_names) for k in self.labels]
+        self.output = config.output
+        self.normalise = config.scores_sum_to_one
         self.precision = "fp32"
         self.weights_path: Path | None = None    # the file the weights came from
 
     @classmethod
-    def from_folder(cls, config: dict, folder: Path, weights: Path,
+    def from_folder(cls, config: BundleConfig, folder: Path, weights: Path,
                     load_dependency: Callable[[str, Path], "Model"] | None = None) -> "Model":
         """Build the model from ``config`` and load ``weights`` strictly.
 
@@ -59,7 +70,7 @@ class Model(nn.Module):
         """
         model = cls(config)
         load_strict(model.weights(), read_state_dict(weights), weights,
-                    what=f"{model.name} ({config['architecture']}, {len(model.labels)} labels)")
+                    what=f"{model.name} ({config.architecture}, {len(model.labels)} labels)")
         model.weights_path = Path(weights)
         return model
 
@@ -106,3 +117,9 @@ class Model(nn.Module):
         """:meth:`scores` and :meth:`embed` of the same chunks; families whose
         network yields both in one pass override it (the library indexer needs both)."""
         return self.scores(inputs), self.embed(inputs)
+
+    def styles(self, side_means: dict[str, float]) -> list[tuple[Genre, float]]:
+        """``(style, clip-mean score)`` to name beside the genre, strongest first
+        (``side_means``: the clip mean of each :attr:`extras` column); none
+        unless a family names styles."""
+        return []

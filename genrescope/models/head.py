@@ -51,6 +51,7 @@ from ..features import Features
 from ..labels import Genre, genre
 from .base import Model
 from .checkpoint import load_strict, read_state_dict
+from .config import BundleConfig
 
 
 class EmbeddingHead(nn.Module):
@@ -104,13 +105,14 @@ class StackedBase(Model):
     """
 
     def __init__(self, bases: list[Model]):
-        rep = bases[0].config.get("representation")
+        rep = bases[0].config.representation
         for other in bases[1:]:
-            if other.config.get("representation") != rep:
+            if other.config.representation != rep:
                 raise GenrescopeError(f"{other.name} and {bases[0].name} have different front "
                                       "ends: their embeddings cannot be stacked.")
-        super().__init__({"name": "+".join(b.name for b in bases), "labels": [],
-                          "representation": rep, "components": [b.name for b in bases]})
+        super().__init__(BundleConfig.model_construct(   # not a bundle: no labels of its own
+            name="+".join(b.name for b in bases), architecture="stacked", labels=[],
+            representation=rep, components=[b.name for b in bases]))
         self.bases = nn.ModuleList(bases)
 
     @property
@@ -127,31 +129,13 @@ class StackedBase(Model):
         return self.bases
 
 
-def base_names(config: dict) -> list[str]:
+def base_names(config: BundleConfig) -> list[str]:
     """The base model names of a head's config (``"base"``: a name or a list)."""
-    base = config.get("base")
-    names = [base] if isinstance(base, str) else list(base or [])
-    if not names or not all(isinstance(n, str) and n for n in names):
-        raise GenrescopeError(f"config.json of {config.get('name')} lacks 'base', the model(s) "
+    names = [config.base] if isinstance(config.base, str) else list(config.base or [])
+    if not names or not all(names):
+        raise GenrescopeError(f"config.json of {config.name} lacks 'base', the model(s) "
                               "whose embeddings the head was trained on.")
     return names
-
-
-def input_level(config: dict) -> dict | None:
-    """``config["input_level"]`` checked: ``{"target_dbfs", "max_gain_db"}`` or None."""
-    level = config.get("input_level")
-    if level is None:
-        return None
-    try:
-        out = {"target_dbfs": float(level["target_dbfs"]),
-               "max_gain_db": float(level["max_gain_db"])}
-    except (KeyError, TypeError, ValueError) as exc:
-        raise GenrescopeError(f"config.json of {config.get('name')}: 'input_level' must hold "
-                              f"target_dbfs and max_gain_db ({exc}).") from exc
-    if not (-80 <= out["target_dbfs"] <= 0 and 0 <= out["max_gain_db"] <= 80):
-        raise GenrescopeError(f"config.json of {config.get('name')}: 'input_level' out of "
-                              f"range: {out} (target_dbfs -80..0, max_gain_db 0..80).")
-    return out
 
 
 def components(base: Model) -> list[Model]:
@@ -159,21 +143,21 @@ def components(base: Model) -> list[Model]:
     return list(base.bases) if isinstance(base, StackedBase) else [base]
 
 
-def style_spec(config: dict, base: Model) -> tuple[dict, list[int]]:
-    """``config["styles"]`` checked against the base model it names: the spec
-    (``{}`` when absent) and each style tag's column in that model's output."""
-    spec = config.get("styles") or {}
-    if not spec:
-        return {}, []
-    source = next((b for b in components(base) if b.name == spec.get("from")), None)
+def style_columns(config: BundleConfig, base: Model) -> list[int]:
+    """``config.styles`` checked against the base model it names: each style
+    tag's column in that model's output (none without styles)."""
+    spec = config.styles
+    if spec is None:
+        return []
+    source = next((b for b in components(base) if b.name == spec.source), None)
     if source is None:
-        raise GenrescopeError(f"config.json of {config.get('name')}: 'styles' come from "
-                              f"{spec.get('from')!r}, which is not one of its base models.")
-    missing = [tag for tag in spec.get("names", {}) if tag not in source.labels]
+        raise GenrescopeError(f"config.json of {config.name}: 'styles' come from "
+                              f"{spec.source!r}, which is not one of its base models.")
+    missing = [tag for tag in spec.names if tag not in source.labels]
     if missing:
-        raise GenrescopeError(f"config.json of {config.get('name')}: style tags {missing} are "
+        raise GenrescopeError(f"config.json of {config.name}: style tags {missing} are "
                               f"not outputs of {source.name}.")
-    return spec, [source.labels.index(tag) for tag in spec.get("names", {})]
+    return [source.labels.index(tag) for tag in spec.names]
 
 
 def embed_with_scores(base: Model, inputs: torch.Tensor,
@@ -202,45 +186,37 @@ class EmbeddingHeadModel(Model):
     ``config["base"]`` names the base model(s).
     """
 
-    def __init__(self, config: dict, base: Model):
+    def __init__(self, config: BundleConfig | dict, base: Model):
         super().__init__(config)
+        config = self.config
         self.base = base
-        spec = config.get("head") or {}
-        try:
-            self.head = EmbeddingHead(int(spec["input_dim"]), len(self.labels),
-                                      spec.get("hidden", []), float(spec.get("dropout", 0.0)))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise GenrescopeError(
-                f"config.json of {self.name}: 'head' must hold input_dim, hidden and dropout "
-                f"({exc.__class__.__name__}: {exc}).") from exc
-        self.temperature = float((config.get("calibration") or {}).get("temperature", 1.0))
-        if not self.temperature > 0:
-            raise GenrescopeError(f"config.json of {self.name}: calibration temperature must "
-                                  f"be positive, got {self.temperature}.")
-        nm = config.get("not_music")
+        if config.head is None:
+            raise GenrescopeError(f"config.json of {self.name}: 'head' must hold input_dim, "
+                                  "hidden and dropout.")
+        self.head = EmbeddingHead(config.head.input_dim, len(self.labels), config.head.hidden,
+                                  config.head.dropout)
+        self.temperature = config.calibration.temperature
         self.not_music = None
-        if nm is not None:
-            self.not_music = EmbeddingHead(int(spec["input_dim"]), 2, nm.get("hidden", []))
-        self.style_spec, self._style_index = style_spec(config, base)
-        #: Names of the extra columns :meth:`scores` appends after the labels.
-        self.extras: tuple[str, ...] = (("not_music",) if self.not_music is not None else ()) + \
-            tuple(f"style:{tag}" for tag in self.style_spec.get("names", {}))
-        self.input_level = input_level(config)
-        rep = config.get("representation")
-        if rep is not None and rep != base.config.get("representation"):
+        if config.not_music is not None:
+            self.not_music = EmbeddingHead(config.head.input_dim, 2, config.not_music.hidden or [])
+        self._style_index = style_columns(config, base)
+        self.extras = (("not_music",) if self.not_music is not None else ()) + \
+            tuple(f"style:{tag}" for tag in (config.styles.names if config.styles else {}))
+        rep = config.representation
+        if rep is not None and rep != base.config.representation:
             raise GenrescopeError(
-                f"{self.name} was trained on the embeddings of {config.get('base')} with "
+                f"{self.name} was trained on the embeddings of {config.base} with "
                 f"another front end ({rep}) than that model has now: train it again.")
 
     @classmethod
-    def from_folder(cls, config: dict, folder: Path, weights: Path,
+    def from_folder(cls, config: BundleConfig, folder: Path, weights: Path,
                     load_dependency=None) -> "EmbeddingHeadModel":
         """Load the base model(s) by name (through ``load_dependency``), then
         the head's weights strictly."""
         names = base_names(config)
         base_name = " + ".join(names)
         if load_dependency is None:
-            raise GenrescopeError(f"{config.get('name')} is built on {base_name}: load it "
+            raise GenrescopeError(f"{config.name} is built on {base_name}: load it "
                                   "through genrescope.models.registry.load_model.")
         base = stack_bases([load_dependency(name, folder) for name in names])
         model = cls(config, base)
@@ -264,8 +240,9 @@ class EmbeddingHeadModel(Model):
         return self.base.sr
 
     def features(self, y: np.ndarray) -> Features:
-        if self.input_level is not None:
-            y = raise_level(y, **self.input_level)
+        level = self.config.input_level
+        if level is not None:
+            y = raise_level(y, target_dbfs=level.target_dbfs, max_gain_db=level.max_gain_db)
         return self.base.features(y)
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
@@ -286,7 +263,7 @@ class EmbeddingHeadModel(Model):
         """The base embedding and, with styles, the style base's tag scores."""
         if not self._style_index:
             return self.base.embed(inputs), None
-        return embed_with_scores(self.base, inputs, self.style_spec["from"])
+        return embed_with_scores(self.base, inputs, self.config.styles.source)
 
     def _scores(self, emb: torch.Tensor, tags: torch.Tensor | None = None) -> torch.Tensor:
         columns = [torch.softmax(self.head(emb) / self.temperature, dim=1)]
@@ -304,9 +281,9 @@ class EmbeddingHeadModel(Model):
             return []
         found = sorted(((name[len("style:"):], p) for name, p in side_means.items()
                         if name.startswith("style:")), key=lambda kv: -kv[1])
-        floor = float(self.style_spec.get("min_probability", 0.15))
-        return [(genre(tag, self.style_spec["names"]), p) for tag, p in found
-                if p >= floor][:int(self.style_spec.get("max", 3))]
+        spec = self.config.styles
+        return [(genre(tag, spec.names), p) for tag, p in found
+                if p >= spec.min_probability][:spec.max]
 
     def embed(self, inputs: torch.Tensor) -> torch.Tensor:
         """Per-patch head representation (the input of its last linear layer)."""

@@ -52,6 +52,7 @@ from ..errors import GenrescopeError
 from ..features import Features
 from ..mel_patches import patch_features
 from .base import Model
+from .config import BundleConfig
 
 __all__ = ["Musicnn", "MusicnnModel", "MusicnnGenreModel"]
 
@@ -261,9 +262,9 @@ class Musicnn(nn.Module):
 class _PatchModel(Model):
     """A model on musicnn's log-mel patches (``config["representation"]``)."""
 
-    def __init__(self, config: dict):
+    def __init__(self, config: BundleConfig | dict):
         super().__init__(config)
-        self.rep = config["representation"]
+        self.rep = self.config.representation
 
     @property
     def sr(self) -> int:
@@ -276,9 +277,9 @@ class _PatchModel(Model):
 class MusicnnModel(_PatchModel):
     """A musicnn tagger: 50 tags, sigmoid scores (shown as they are)."""
 
-    def __init__(self, config: dict):
+    def __init__(self, config: BundleConfig | dict):
         super().__init__(config)
-        self.net = Musicnn(**config.get("network", {}))
+        self.net = Musicnn(**(self.config.network or {}))
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         return self.net(inputs)[0]
@@ -308,7 +309,7 @@ class MusicnnGenreModel(_PatchModel):
     whose ``net`` returns ``(logits, embedding)`` can be a component).
     """
 
-    def __init__(self, config: dict, components: dict[str, _PatchModel]):
+    def __init__(self, config: BundleConfig | dict, components: dict[str, _PatchModel]):
         super().__init__(config)
         self.components = nn.ModuleDict(components)
         for name, comp in components.items():
@@ -316,7 +317,7 @@ class MusicnnGenreModel(_PatchModel):
                 raise ValueError(f"component {name} has another representation")
             rows = torch.zeros(len(self.labels), len(comp.labels))
             for i, label in enumerate(self.labels):
-                tags = config["tag_map"][label].get(name, [])
+                tags = self.config.tag_map[label].get(name, [])
                 for tag in tags:
                     rows[i, comp.labels.index(tag)] = 1.0
             self.register_buffer(f"map_{name}", rows, persistent=False)
@@ -324,13 +325,13 @@ class MusicnnGenreModel(_PatchModel):
                                            for n in components), persistent=False)
 
     @classmethod
-    def from_folder(cls, config: dict, folder: Path, weights: Path,
+    def from_folder(cls, config: BundleConfig, folder: Path, weights: Path,
                     load_dependency=None) -> "MusicnnGenreModel":
         """Load the component taggers by name (through ``load_dependency``)."""
         if load_dependency is None:
-            raise GenrescopeError(f"{config.get('name')} is built on other models: load it "
+            raise GenrescopeError(f"{config.name} is built on other models: load it "
                                   "through genrescope.models.registry.load_model.")
-        components = {name: load_dependency(name, folder) for name in config["components"]}
+        components = {name: load_dependency(name, folder) for name in config.components}
         return cls(config, components)
 
     def scores(self, inputs: torch.Tensor) -> torch.Tensor:

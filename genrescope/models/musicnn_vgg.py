@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .config import BundleConfig
 from .musicnn import _PatchModel
 
 __all__ = ["MusicnnVGG", "MusicnnVggModel"]
@@ -159,9 +160,9 @@ class MusicnnVggModel(_PatchModel):
     of :class:`~genrescope.models.musicnn.MusicnnGenreModel`.
     """
 
-    def __init__(self, config: dict):
+    def __init__(self, config: BundleConfig | dict):
         super().__init__(config)
-        network = dict(config.get("network", {}))
+        network = dict(self.config.network or {})
         network.setdefault("n_frames", self.rep["patch_frames"])
         self.net = MusicnnVGG(**network)
 

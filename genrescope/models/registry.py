@@ -16,6 +16,8 @@ The models directory is ``--models-dir``, else ``$GENRESCOPE_MODELS``, else
 
 from __future__ import annotations
 
+import functools
+import importlib
 import json
 import os
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ from ..errors import GenrescopeError
 from ..features import ImageSpec
 from ..labels import CCMUSIC_GENRES
 from .base import Model
+from .config import BundleConfig
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 DEFAULT_MODEL = "genres"
@@ -32,6 +35,16 @@ OFFICIAL_BACKBONES = ("vgg19_bn", "vgg16_bn", "vgg13_bn", "vgg11_bn")
 OFFICIAL_REPRESENTATIONS = ("cqt", "mel")
 WEIGHT_FILES = ("model.safetensors", "save.pt")
 REQUIRED_FIELDS = ("architecture", "labels")
+#: Architecture -> (module of :mod:`genrescope.models`, class): the families,
+#: imported when a model of theirs is loaded. ccmusic's VGG backbones are
+#: added from :data:`genrescope.models.vgg.PLANS` (see :func:`model_family`).
+FAMILIES = {
+    "musicnn": ("musicnn", "MusicnnModel"),
+    "musicnn_genres": ("musicnn", "MusicnnGenreModel"),
+    "musicnn_vgg": ("musicnn_vgg", "MusicnnVggModel"),
+    "embedding_head": ("head", "EmbeddingHeadModel"),
+}
+VGG_FAMILY = ("vgg", "VggImageModel")
 
 
 @dataclass
@@ -43,7 +56,7 @@ class ModelEntry:
     name : str
     path : Path
         Its folder.
-    config : dict or None
+    config : BundleConfig or None
         Its configuration (``None`` when ``config.json`` is unreadable).
     weights : Path
         The weights file it needs.
@@ -54,7 +67,7 @@ class ModelEntry:
 
     name: str
     path: Path
-    config: dict | None
+    config: BundleConfig | None
     weights: Path
     source: str
     reason: str = ""
@@ -69,12 +82,12 @@ def models_dir(explicit: str | os.PathLike | None = None) -> Path:
     return Path(explicit or os.environ.get("GENRESCOPE_MODELS") or "models").expanduser()
 
 
-def official_config(name: str) -> dict:
+def official_config(name: str) -> BundleConfig:
     """Configuration of an official ccmusic checkpoint, from its folder name."""
     backbone, _, representation = name.rpartition("_")
     if backbone not in OFFICIAL_BACKBONES or representation not in OFFICIAL_REPRESENTATIONS:
         raise GenrescopeError(f"{name!r} is not an official ccmusic model name.", status=404)
-    return {
+    return BundleConfig.parse({
         "name": name,
         "architecture": backbone,
         "display_name": f"{backbone.upper()} on {representation.upper()} "
@@ -83,7 +96,7 @@ def official_config(name: str) -> dict:
         "labels": [g.id for g in CCMUSIC_GENRES],
         "output": "softmax",
         "source": "ccmusic-database/music_genre",
-    }
+    }, f"the configuration of {name}")
 
 
 def find_models(models_dir_: str | os.PathLike | None = None) -> list[ModelEntry]:
@@ -145,7 +158,7 @@ def load_model(entry: ModelEntry, device: str = "cpu") -> Model:
     """
     if not entry.available:
         raise GenrescopeError(entry.reason, status=404)
-    family = model_family(entry.config["architecture"], entry.path / "config.json")
+    family = model_family(entry.config.architecture, entry.path / "config.json")
     model = family.from_folder(entry.config, entry.path, entry.weights, _load_dependency)
     return model.eval().to(device)
 
@@ -158,35 +171,24 @@ def _load_dependency(name: str, folder: Path) -> Model:
 
 
 def model_family(architecture: str, where: Path | str = "config.json") -> type[Model]:
-    """The :class:`Model` subclass that builds ``architecture``."""
-    from . import vgg
+    """The :class:`Model` subclass that builds ``architecture`` (:data:`FAMILIES`)."""
+    from .vgg import PLANS
 
-    if architecture in vgg.PLANS:
-        return vgg.VggImageModel
-    if architecture in ("musicnn", "musicnn_genres"):
-        from . import musicnn
-
-        return musicnn.FAMILIES[architecture]
-    if architecture == "musicnn_vgg":
-        from . import musicnn_vgg
-
-        return musicnn_vgg.MusicnnVggModel
-    if architecture == "embedding_head":
-        from . import head
-
-        return head.EmbeddingHeadModel
-    known = [*vgg.PLANS, "musicnn", "musicnn_vgg", "musicnn_genres", "embedding_head"]
-    raise GenrescopeError(
-        f"{where}: unknown architecture {architecture!r}; known: {', '.join(known)}.")
+    found = VGG_FAMILY if architecture in PLANS else FAMILIES.get(architecture)
+    if found is None:
+        raise GenrescopeError(f"{where}: unknown architecture {architecture!r}; known: "
+                              f"{', '.join([*PLANS, *FAMILIES])}.")
+    module, cls = found
+    return getattr(importlib.import_module(f".{module}", __package__), cls)
 
 
-def read_config(folder: Path) -> dict:
-    """Read and check ``folder/config.json``.
+def read_config(folder: Path) -> BundleConfig:
+    """Read and check ``folder/config.json`` (:class:`BundleConfig`).
 
     Raises
     ------
     GenrescopeError
-        Unreadable JSON or missing fields, named.
+        Unreadable JSON, missing, unknown or wrongly typed fields, named.
     """
     path = folder / "config.json"
     try:
@@ -201,19 +203,26 @@ def read_config(folder: Path) -> dict:
     if not isinstance(config["labels"], list) or not config["labels"]:
         raise GenrescopeError(f"{path}: 'labels' must be a non-empty list of label ids.")
     config.setdefault("name", folder.name)
-    return config
+    return BundleConfig.parse(config, str(path))
 
 
 def _bundle_entry(folder: Path, source: str) -> ModelEntry:
     try:
-        config = read_config(folder)
-    except GenrescopeError as exc:
+        config = _read_config_once(folder, (folder / "config.json").stat().st_mtime_ns)
+    except (GenrescopeError, OSError) as exc:
         return ModelEntry(folder.name, folder, None, folder / "config.json", source, str(exc))
     weights = next((folder / w for w in WEIGHT_FILES if (folder / w).is_file()),
                    folder / WEIGHT_FILES[0])
-    reason = "" if weights.is_file() or config.get("components") else \
-        f"Model {config['name']} has no weights: {weights} is missing."
-    return ModelEntry(config["name"], folder, config, weights, source, reason)
+    reason = "" if weights.is_file() or config.components else \
+        f"Model {config.name} has no weights: {weights} is missing."
+    return ModelEntry(config.name, folder, config, weights, source, reason)
+
+
+@functools.lru_cache(maxsize=256)
+def _read_config_once(folder: Path, mtime_ns: int) -> BundleConfig:
+    """:func:`read_config`, once per version of the file (``mtime_ns``): lookups
+    do not read and validate every bundle's JSON again."""
+    return read_config(folder)
 
 
 def _official_entry(folder: Path) -> ModelEntry:

@@ -16,6 +16,7 @@ from torch import nn
 from ..errors import GenrescopeError
 from ..features import Features, ImageSpec, image_features
 from .base import Model
+from .config import BundleConfig
 
 log = logging.getLogger(__name__)
 
@@ -85,12 +86,12 @@ class VGG(nn.Module):
 class VggImageModel(Model):
     """A VGG on spectrogram images: the ccmusic recipe."""
 
-    def __init__(self, config: dict):
+    def __init__(self, config: BundleConfig | dict):
         super().__init__(config)
-        self.spec = ImageSpec.from_dict(config.get("representation", {}))
+        self.spec = ImageSpec.from_dict(self.config.representation or {})
         # channels-last: oneDNN's faster convolution layout on CPU (same results)
-        self.net = VGG(config["architecture"], num_classes=len(self.labels),
-                       head_widths=config.get("head_widths")).to(
+        self.net = VGG(self.config.architecture, num_classes=len(self.labels),
+                       head_widths=self.config.head_widths).to(
             memory_format=torch.channels_last)
         self.int8: nn.Module | None = None
         self.int8_check = None                   # Agreement, once checked

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, TypeVar
 
 import fastapi
 from fastapi.exception_handlers import request_validation_exception_handler
@@ -57,23 +57,30 @@ _FORM_SCHEMA = {"type": "object", "required": ["file"], "properties": {
     **ClassifyOptions.model_json_schema()["properties"]}}
 
 
-def _options(fields: dict[str, str]) -> ClassifyOptions:
+T = TypeVar("T", bound=BaseModel)
+
+
+def form_options(options: type[T], fields: dict[str, str]) -> T:
+    """A form's fields (empty ones left out) validated as ``options``; a bad
+    value is a :class:`GenrescopeError` (422) naming each field and why.
+    The one conversion of the server's routes."""
     try:
-        return ClassifyOptions.model_validate({k: v for k, v in fields.items() if v != ""})
+        return options.model_validate({k: v for k, v in fields.items() if v != ""})
     except ValidationError as exc:
         raise GenrescopeError("; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'form'}: {e['msg']}" for e in exc.errors()))
+            f"{'.'.join(map(str, e['loc'])) or 'form'}: {e['msg']}" for e in exc.errors())) \
+            from None
 
 
 def _entry_json(entry: ModelEntry, pool: ModelPool) -> dict:
-    config = entry.config or {}
-    names = config.get("label_names")
+    config = entry.config
+    names, labels = (config.label_names, config.labels) if config else (None, [])
     out = {"name": entry.name, "source": entry.source, "available": entry.available,
            "default": entry.name == pool.default,
            "loaded": str(entry.path.resolve()) in pool.loaded(),
-           "display_name": config.get("display_name", entry.name),
+           "display_name": (config.display_name if config else None) or entry.name,
            "labels": [{"label": g.id, "name_en": g.en, "name_zh": g.zh}
-                      for g in (genre(label, names) for label in config.get("labels") or [])]}
+                      for g in (genre(label, names) for label in labels)]}
     if not entry.available:
         out["reason"] = pool.public_text(entry.reason)
     return out
@@ -127,7 +134,7 @@ def api_router(service: Service) -> fastapi.APIRouter:
         async with service.upload(request) as upload:
             if upload is None:
                 return fastapi.Response(status_code=400)
-            opts = _options(upload.fields)
+            opts = form_options(ClassifyOptions, upload.fields)
             await run_in_threadpool(pool.check_name, opts.model)
             upload.require_audio()
             if await request.is_disconnected():       # the client left: do not analyse

@@ -17,12 +17,12 @@ from typing import Literal
 
 import fastapi
 from fastapi.responses import Response
-from pydantic import Field, ValidationError
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import GenrescopeError
 from ..explain import DEFAULT_BUDGET, explain_prediction
-from .api import WindowOptions
+from .api import WindowOptions, form_options
 from .service import Service
 
 #: Most forward passes one API request may ask for (server bound).
@@ -96,7 +96,7 @@ def explain_router(service: Service) -> fastapi.APIRouter:
         async with service.upload(request, prefix="genrescope-explain-") as upload:
             if upload is None:
                 return Response(status_code=400)
-            opts = _options(upload.fields)
+            opts = form_options(ExplainOptions, upload.fields)
             await run_in_threadpool(service.pool.check_name, opts.model)
             upload.require_audio()
             if await request.is_disconnected():
@@ -108,11 +108,3 @@ def explain_router(service: Service) -> fastapi.APIRouter:
             return result
 
     return router
-
-
-def _options(fields: dict[str, str]) -> ExplainOptions:
-    try:
-        return ExplainOptions.model_validate({k: v for k, v in fields.items() if v != ""})
-    except ValidationError as exc:
-        raise GenrescopeError("; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'form'}: {e['msg']}" for e in exc.errors()))

@@ -26,13 +26,14 @@ from typing import Literal
 import fastapi
 from fastapi import Query
 from fastapi.responses import FileResponse, HTMLResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import GenrescopeError
 from ..library.analyse import WindowPlan, probe_duration_s
 from ..library.catalog import Library
 from ..library.results import Hit, Track
+from .api import form_options
 from .service import Service, hide_path
 
 Lang = Literal["en", "zh"]
@@ -208,12 +209,7 @@ def _add_similar_upload(router: fastapi.APIRouter, library: Library, service: Se
         async with service.upload(request, prefix="genrescope-similar-") as upload:
             if upload is None:
                 return Response(status_code=400)
-            try:
-                opts = SimilarUploadOptions.model_validate(
-                    {k: v for k, v in upload.fields.items() if v != ""})
-            except ValidationError as exc:
-                raise GenrescopeError("; ".join(f"{'.'.join(map(str, e['loc'])) or 'form'}: "
-                                                f"{e['msg']}" for e in exc.errors())) from None
+            opts = form_options(SimilarUploadOptions, upload.fields)
             upload.require_audio()
             if await request.is_disconnected():       # the client left: do not analyse
                 return Response(status_code=400)

@@ -16,8 +16,9 @@ import torch.nn.functional as F
 from ..errors import GenrescopeError
 from ..features import ImageSpec, image_features, normalise_pixels
 from ..files import replaced_atomically
+from ..track import clips_scores
 from .common import (FeatureCache, TrainResult, class_weights, extract_features,
-                     file_probabilities, final_report, split_arrays, training_info,
+                     final_report, split_arrays, training_info,
                      write_bundle)
 from .finetune import init_network, read_init
 
@@ -197,7 +198,7 @@ def train_cnn(*, data, out, train_items, val_items, seed, device, duration_s, ep
             if n_files_val:
                 probs, val_loss = cnn_predict(net, x_val, y_val_chunks, spec, weights,
                                                batch_size, device)
-                files = file_probabilities(probs, val_groups, n_files_val)
+                files = clips_scores(probs, val_groups, n_files_val, normalise=True)
                 entry["val_loss"] = val_loss
                 entry["val_accuracy"] = float(np.mean(files.argmax(1) == y_val_files))
                 key = (entry["val_accuracy"], -val_loss)

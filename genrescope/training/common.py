@@ -20,6 +20,7 @@ from ..dataset import LabelledFile, grouped_split
 from ..errors import GenrescopeError
 from ..evaluate import EvaluationReport, evaluate
 from ..files import replaced_atomically, write_text_atomically
+from ..track import clips_scores
 
 CACHE_VERSION = 1
 
@@ -188,20 +189,14 @@ def class_weights(y: np.ndarray, n_labels: int) -> torch.Tensor:
     return torch.tensor(len(y) / (n_labels * counts), dtype=torch.float32)
 
 
-def file_probabilities(chunk_probs: np.ndarray, groups: np.ndarray, n_files: int) -> np.ndarray:
-    """Mean of the chunk probabilities of each file, as the Classifier computes it."""
-    sums = np.zeros((n_files, chunk_probs.shape[1]), dtype=np.float64)
-    np.add.at(sums, groups, chunk_probs)
-    return sums / np.bincount(groups, minlength=n_files)[:, None]
-
-
 def head_clip_means(head, arrays: list[np.ndarray]) -> np.ndarray:
     """Per clip (one array of per-patch inputs each), the mean over its
-    patches of ``head``'s softmax: (n_clips, n_outputs), as the Classifier pools."""
+    patches of ``head``'s softmax: (n_clips, n_outputs), pooled as the Classifier
+    pools (:func:`genrescope.track.clips_scores`)."""
     groups = np.concatenate([np.full(len(a), k) for k, a in enumerate(arrays)])
     with torch.inference_mode():
         p = torch.softmax(head(torch.from_numpy(np.concatenate(arrays))), 1).numpy()
-    return file_probabilities(p, groups, len(arrays))
+    return clips_scores(p, groups, len(arrays), normalise=True)
 
 
 def stack(arrays: list[np.ndarray], items: list[LabelledFile], labels: list[str]):

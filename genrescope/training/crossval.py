@@ -14,7 +14,8 @@ from ..cache import cache_dir
 from ..dataset import grouped_folds, list_labelled
 from ..errors import GenrescopeError
 from ..evaluate import EvaluationReport, build_report, file_result
-from .common import (file_probabilities, head_clip_means, split_files, stack, torch_device,
+from ..track import clips_scores
+from .common import (head_clip_means, split_files, stack, torch_device,
                      want_progress)
 from .head import BASE_NAME, HEAD_DEFAULTS, INPUT_LEVEL, base_embeddings, fit_head
 
@@ -113,7 +114,7 @@ def cross_validate(data: str | os.PathLike, k: int = 5, *, out: str | os.PathLik
             logits = head(torch.from_numpy(x_h)).numpy()
         probs = torch.softmax(torch.from_numpy(logits), 1).numpy()
         held_logits += [logits[g_h == j] for j in range(len(held))]
-        files = file_probabilities(probs, g_h, len(held))
+        files = clips_scores(probs, g_h, len(held), normalise=True)
         hits = 0
         for item, p in zip(held, files):
             order = np.argsort(-p, kind="stable")

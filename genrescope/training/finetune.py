@@ -55,12 +55,12 @@ def read_init(init: str | os.PathLike, arch: str | None = None,
         return InitCheckpoint(str(path), state, arch, labels, None)
     if not entry.available:
         raise GenrescopeError(entry.reason, status=404)
-    found = entry.config["architecture"]
+    found = entry.config.architecture
     if found not in PLANS:
         raise GenrescopeError(f"--init {init}: {entry.name} is a {found} model; only VGG "
                               f"checkpoints ({', '.join(PLANS)}) can be fine-tuned here.")
     return InitCheckpoint(str(entry.weights), read_state_dict(entry.weights), found,
-                          list(entry.config["labels"]), entry.config.get("representation"))
+                          list(entry.config.labels), entry.config.representation)
 
 
 def init_network(arch: str, labels: list[str], init: InitCheckpoint, seed: int = 0):

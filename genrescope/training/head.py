@@ -11,8 +11,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..track import clips_scores
 from .common import (FeatureCache, TrainResult, class_weights, extract_features,
-                     file_probabilities, final_report, split_arrays, torch_threads,
+                     final_report, split_arrays, torch_threads,
                      training_info, write_bundle)
 
 #: The base models whose per-patch embeddings a head is trained on, side by
@@ -52,8 +53,8 @@ def base_embeddings(items, device, duration_s, cache_root, progress, desc="embed
     from ..audio import load_audio, raise_level
 
     base = load_base(device)
-    params = {"model": list(BASE_MODEL), "representation": base.config["representation"],
-              "components": base.config.get("components")}
+    params = {"model": list(BASE_MODEL), "representation": base.config.representation,
+              "components": base.config.components}
     if level is not None:                 # caches written before levels existed stay valid
         params["input_level"] = level
     cache = FeatureCache(cache_root, "embeddings", params)
@@ -137,7 +138,7 @@ def fit_head(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray | None,
                         logits = head(xv)
                         entry["val_loss"] = float(F.cross_entropy(logits, yv, weight=weights))
                         probs = torch.softmax(logits, 1).cpu().numpy()
-                    files = file_probabilities(probs, val_groups, len(y_val_files))
+                    files = clips_scores(probs, val_groups, len(y_val_files), normalise=True)
                     entry["val_accuracy"] = float(np.mean(files.argmax(1) == y_val_files))
                     key = (entry["val_accuracy"], -entry["val_loss"])
                 else:
@@ -192,7 +193,7 @@ def train_head(*, data, out, train_items, val_items, seed, device, duration_s, e
         "display_name": f"Head on {BASE_NAME} embeddings ({len(labels)} genres, "
                         f"trained on {Path(data).name})",
         "base": list(BASE_MODEL),
-        "representation": base_config["representation"],
+        "representation": base_config.representation,
         "input_level": INPUT_LEVEL,
         "labels": labels,
         "output": "softmax",

@@ -14,12 +14,26 @@ import importlib.util
 from ...errors import GenrescopeError
 from .local import LocalBackend
 
-__all__ = ["LocalBackend", "require_ray"]
+__all__ = ["BACKENDS", "LocalBackend", "check_backend"]
+
+BACKENDS = ("local", "ray")
 
 
-def require_ray() -> None:
-    """Raise :class:`GenrescopeError` saying how to install Ray when it is missing
-    (checked without importing it)."""
-    if importlib.util.find_spec("ray") is None:
+def check_backend(name: str, options: dict | None = None) -> None:
+    """Refuse, before any work, a backend that cannot run: an unknown name,
+    Ray's options (``address``, ``gpus``, ``ship_bytes``) without ``ray``, or
+    ``ray`` without Ray installed (checked without importing it).
+
+    Raises
+    ------
+    GenrescopeError
+        Saying what to change (or how to install Ray).
+    """
+    if name not in BACKENDS:
+        raise GenrescopeError(f"Unknown backend {name!r}: use {' or '.join(BACKENDS)}.")
+    if name != "ray" and options:
+        given = ", ".join("--" + k.replace("_", "-") for k in sorted(options))
+        raise GenrescopeError(f"{given}: only with --backend ray.")
+    if name == "ray" and importlib.util.find_spec("ray") is None:
         raise GenrescopeError("--backend ray needs Ray, an optional extra: "
                               "pip install 'genrescope[ray]' (or use --backend local).")
