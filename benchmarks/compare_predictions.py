@@ -51,7 +51,7 @@ for name, precision in cases:
         saved[key] = {"top": [g.label for g in pred.top],
                       "probabilities": pred.probabilities,
                       "warnings": [[w.code, w.message] for w in pred.warnings],
-                      "styles": [[s.genre.key, s.probability]
+                      "styles": [[s.label, s.probability]
                                  for s in getattr(pred, "styles", None) or []],
                       "segments": [str(s) for s in pred.timeline.segments()]
                       if pred.timeline else []}
