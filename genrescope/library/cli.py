@@ -10,13 +10,12 @@ import argparse
 import json
 import sys
 
+from ..arguments import EXIT_USER_ERROR, model_args
 from ..errors import GenrescopeError
 
-EXIT_USER_ERROR = 2
 
-
-def add_library_commands(sub, model_args) -> None:
-    """Add the sub-commands to ``sub`` (``model_args(p)`` adds --model etc.)."""
+def add_library_commands(sub) -> None:
+    """Add the sub-commands to ``sub`` (the parser's sub-parsers)."""
     p = sub.add_parser("index", help="analyse music folders once into a library database")
     p.add_argument("paths", nargs="+", metavar="DIR", help="music folders (or files)")
     p.add_argument("--db", required=True, metavar="LIBRARY.db", help="SQLite file (created)")

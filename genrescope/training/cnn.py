@@ -148,41 +148,20 @@ def train_cnn(*, data, out, train_items, val_items, seed, device, duration_s, ep
     ckpt = out / CHECKPOINT
     best_key, history = None, []
     if ckpt.is_file():
-        ck = load_checkpoint(ckpt, run)
-        net.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        sched.load_state_dict(ck["scheduler"])
-        torch.set_rng_state(ck["rng"])
-        history = json.loads(ck["history"])
-        result.best_epoch = ck["best_epoch"] or None
-        best_key = tuple(ck["best_key"]) if ck["best_key"] else None
-        result.start_epoch = ck["epoch"] + 1
-        how = f"resumed from {ckpt} after epoch {ck['epoch']}"
+        history, best_key, how = _resume(ckpt, run, net, opt, sched, result)
     log = (lambda msg: tqdm.write(msg, file=sys.stderr)) if progress else (lambda msg: None)
     log(f"{arch} on {spec.type} images, {len(labels)} genres, {len(x_tr)} training chunks "
         f"from {len(train_kept)} files, {len(val_kept)} validation files, {device}: {how}")
 
     def bundle_config(entry: dict) -> dict:
-        config = {
-            "architecture": arch,
-            "display_name": f"{arch.upper()} on {spec.type.upper()} ({len(labels)} genres, "
-                            f"trained on {Path(data).name})",
-            "representation": spec.to_dict(),
-            "labels": labels,
-            "output": "softmax",
-            "metrics": {"best_epoch": entry["epoch"],
-                        **{k: entry[k] for k in ("val_accuracy", "val_loss", "loss")
-                           if k in entry}},
-            "training": training_info(
-                "cnn", data, train_kept, val_kept, seed=seed, val_split=val_split,
-                duration_s=duration_s, init=init_ck.source if init_ck else None,
-                batch_size=batch_size, epochs=epochs, train_chunks=int(len(x_tr)),
-                optimizer=f"SGD lr {hp['lr']} momentum {hp['momentum']}, ReduceLROnPlateau "
-                          f"factor {hp['plateau_factor']} patience {hp['plateau_patience']}"),
-        }
-        if widths:
-            config["head_widths"] = widths
-        return config
+        return _bundle_config(entry, arch=arch, spec=spec, labels=labels, widths=widths,
+                              training=training_info(
+                                  "cnn", data, train_kept, val_kept, seed=seed,
+                                  val_split=val_split, duration_s=duration_s,
+                                  init=init_ck.source if init_ck else None,
+                                  batch_size=batch_size, epochs=epochs,
+                                  train_chunks=int(len(x_tr)), optimizer=_optimizer_text(hp)),
+                              data=data)
 
     n_files_val = len(val_kept)
     try:
@@ -228,6 +207,44 @@ def train_cnn(*, data, out, train_items, val_items, seed, device, duration_s, ep
     if val_kept and not result.interrupted and result.has_bundle:
         result.report = final_report(out, val_kept, duration_s, device, labels, progress)
     return result
+
+
+def _resume(ckpt: Path, run: dict, net, opt, sched, result: TrainResult):
+    """Load a run's checkpoint into the network, optimiser, scheduler and RNG;
+    returns the history, the best epoch's key and the log text."""
+    ck = load_checkpoint(ckpt, run)
+    net.load_state_dict(ck["model"])
+    opt.load_state_dict(ck["optimizer"])
+    sched.load_state_dict(ck["scheduler"])
+    torch.set_rng_state(ck["rng"])
+    result.best_epoch = ck["best_epoch"] or None
+    result.start_epoch = ck["epoch"] + 1
+    best_key = tuple(ck["best_key"]) if ck["best_key"] else None
+    return json.loads(ck["history"]), best_key, f"resumed from {ckpt} after epoch {ck['epoch']}"
+
+
+def _optimizer_text(hp: dict) -> str:
+    return (f"SGD lr {hp['lr']} momentum {hp['momentum']}, ReduceLROnPlateau "
+            f"factor {hp['plateau_factor']} patience {hp['plateau_patience']}")
+
+
+def _bundle_config(entry: dict, *, arch: str, spec, labels: list[str], widths, training: dict,
+                   data) -> dict:
+    """The ``config.json`` of the bundle saved after epoch ``entry``."""
+    config = {
+        "architecture": arch,
+        "display_name": f"{arch.upper()} on {spec.type.upper()} ({len(labels)} genres, "
+                        f"trained on {Path(data).name})",
+        "representation": spec.to_dict(),
+        "labels": labels,
+        "output": "softmax",
+        "metrics": {"best_epoch": entry["epoch"],
+                    **{k: entry[k] for k in ("val_accuracy", "val_loss", "loss") if k in entry}},
+        "training": training,
+    }
+    if widths:
+        config["head_widths"] = widths
+    return config
 
 
 def train_epoch(net: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor,

@@ -1,0 +1,7 @@
+"""Sub-commands of ``genrescope`` that shell other parts of the package:
+``evaluate`` and ``train`` (:mod:`.training`), ``serve`` (:mod:`.serve`).
+Each module adds its parser and runs its command; what it calls is imported
+only when the command runs, so that parsing stays light (no torch, no web
+framework). The analysis commands are in :mod:`genrescope.cli`, the library's
+in :mod:`genrescope.library.cli`.
+"""
