@@ -175,7 +175,12 @@ def model_family(architecture: str, where: Path | str = "config.json") -> type[M
         from . import head
 
         return head.EmbeddingHeadModel
-    known = [*vgg.PLANS, "musicnn", "musicnn_vgg", "musicnn_genres", "embedding_head"]
+    if architecture == "efficientat":
+        from . import efficientat
+
+        return efficientat.EfficientATModel
+    known = [*vgg.PLANS, "musicnn", "musicnn_vgg", "musicnn_genres", "embedding_head",
+             "efficientat"]
     raise GenrescopeError(
         f"{where}: unknown architecture {architecture!r}; known: {', '.join(known)}.")
 
