@@ -120,7 +120,8 @@ KIND_CLASSES: dict[str, tuple[str, ...]] = {
                "Waterfall", "Ocean", "Waves_surf", "Fire"),
     "noise": ("Noise", "Environmental_noise", "White_noise", "Pink_noise", "Static", "Mains_hum",
               "Vehicle", "Engine", "Mechanisms", "Tools", "Alarm", "Explosion", "Door",
-              "Sine_wave", "Chirp_tone", "Sound_effect", "Pulse", "Hubbub_speech_noise_speech_babble",
+              "Sine_wave", "Chirp_tone", "Sound_effect", "Pulse",
+              "Hubbub_speech_noise_speech_babble",
               "Crowd", "Applause", "Television", "Radio"),
     "silence": ("Silence",),
 }

@@ -212,7 +212,8 @@ def test_outside_the_ten():
 def test_hear_combines_and_skips_music_parts_for_other_sounds():
     music = hear(scores(Music=0.9, Choir=0.5, Singing=0.6, Organ=0.4, Gospel_music=0.35))
     assert music.id == "music" and music.heard[0].name.id == "Choir"
-    assert music.outside.family.id == "gospel" and music.outside.family.zh == "福音与基督教音乐"
+    assert music.outside.family.id == "gospel"
+    assert music.outside.family.zh == "福音与基督教音乐"
     talk = hear(scores(Speech=0.95, Piano=0.5, Techno=0.4))
     assert talk.id == "speech" and talk.heard == () and talk.outside is None
     mean = scores(Music=0.9, Singing=0.1)

@@ -42,7 +42,8 @@ def main() -> int:
     for path in args.files:
         pred = clf.classify(path, duration_s=args.duration_s, top_k=6)
         tags = ", ".join(f"{g.name(args.lang)} {g.probability:.2f}" for g in pred.top)
-        print(f"{path.name} ({pred.audio.duration_s:.1f} s, {len(pred.chunk_probabilities)} chunks)")
+        n_chunks = len(pred.chunk_probabilities)
+        print(f"{path.name} ({pred.audio.duration_s:.1f} s, {n_chunks} chunks)")
         print(f"  top tags: {tags}")
         print("\n".join(describe(hear(pred.probabilities, clf.genres, chunk_peaks(
             [g.id for g in clf.genres], pred.chunk_probabilities)), args.lang)))

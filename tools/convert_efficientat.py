@@ -1,4 +1,4 @@
-"""Convert EfficientAT ``mn04_as_mAP_432.pt`` to the shipped ``audioset`` bundle and check the port.
+"""Convert EfficientAT ``mn04_as_mAP_432.pt`` to the shipped ``audioset`` bundle; check the port.
 
 Reads the original PyTorch state_dict (``torch.load(weights_only=True)``:
 tensors only, nothing unpickled that could run code), loads it strictly
@@ -158,8 +158,10 @@ def port_check(reference: Path) -> bool:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--source", type=Path, default=Path("/work/shared/models/efficientat_mn04"),
-                        help=f"folder with {WEIGHTS}, LICENSE, class_labels_indices.csv, reference/")
+    parser.add_argument("--source", type=Path,
+                        default=Path("/work/shared/models/efficientat_mn04"),
+                        help=f"folder with {WEIGHTS}, LICENSE, class_labels_indices.csv, "
+                             "reference/")
     parser.add_argument("--check-only", action="store_true",
                         help="do not write the bundle, only check the shipped one")
     args = parser.parse_args()
