@@ -98,7 +98,9 @@ class BundleConfig(_Part):
     not_music: NotMusic | None = None
     styles: Styles | None = None
     input_level: InputLevel | None = None
+    label_mids: list[str] | None = None
     license: Any = None
+    credit: str | None = None
     source: Any = None
     metrics: dict[str, Any] | None = None
     training: dict[str, Any] | None = None

@@ -43,6 +43,7 @@ FAMILIES = {
     "musicnn_genres": ("musicnn", "MusicnnGenreModel"),
     "musicnn_vgg": ("musicnn_vgg", "MusicnnVggModel"),
     "embedding_head": ("head", "EmbeddingHeadModel"),
+    "efficientat": ("efficientat", "EfficientATModel"),
 }
 VGG_FAMILY = ("vgg", "VggImageModel")
 
