@@ -98,7 +98,7 @@ class BundleConfig(_Part):
     not_music: NotMusic | None = None
     styles: Styles | None = None
     input_level: InputLevel | None = None
-    label_mids: list[str] | None = None
+    label_mids: dict[str, str] | None = None
     license: Any = None
     credit: str | None = None
     source: Any = None
