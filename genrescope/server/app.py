@@ -97,8 +97,10 @@ def create_app(models_dir=None, model=None, examples_dir=None, max_upload_mb=100
     app = FastAPIOffline(title="genrescope", version=__version__, lifespan=lifespan,
                          description="Offline music-genre classifier. See docs/api.md.")
     app.state.service, app.state.pool = service, pool
-    add_error_handlers(app, pool)
     app.state.library = library = None if db is None else Library(db, models_dir=models_dir)
+    hidden = {} if library is None else {os.fspath(library.db): "<library>",
+                                         os.path.abspath(library.db): "<library>"}
+    add_error_handlers(app, pool, hidden)
     app.include_router(api_router(service))
     if library is not None:
         app.include_router(library_router(library, service))
