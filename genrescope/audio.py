@@ -203,7 +203,7 @@ def load_audio(
         raise _over_limit(path, cap_s)
     if budget is not None:
         budget.left_s = max(budget.left_s - mixer.size / mixer.source_sr, 0.0)
-    return mixer.result(offset_s)
+    return Audio(**mixer.result(offset_s))
 
 
 def _over_limit(name: str, limit_s: float) -> GenrescopeError:
@@ -290,7 +290,7 @@ def audio_from_array(
     mixer = Mixer(min(x.shape[0], MAX_CHANNELS), int(source_sr), sr, name=name)
     mixer.channels = x.shape[0]                   # an array is in memory already
     mixer.add(x)
-    return mixer.result(offset_s)
+    return Audio(**mixer.result(offset_s))
 
 
 def _channels_first(x: np.ndarray, name: str) -> np.ndarray:

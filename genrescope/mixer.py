@@ -107,10 +107,8 @@ class Mixer:
         y = np.ascontiguousarray(y, dtype=np.float32)
         self._out.append(y if self._stream is None else self._stream.resample_chunk(y))
 
-    def result(self, offset_s: float = 0.0):
-        """The :class:`~genrescope.audio.Audio` of everything added."""
-        from .audio import Audio
-
+    def result(self, offset_s: float = 0.0) -> dict:
+        """The fields of :class:`~genrescope.audio.Audio` for everything added."""
         if self.size == 0:
             raise GenrescopeError(
                 f"{self.name} has no audio samples"
@@ -124,9 +122,9 @@ class Mixer:
         if len(y) == 0:
             raise GenrescopeError(f"{self.name}: too few samples to analyse ({self.size} at "
                                   f"{self.source_sr} Hz).")
-        return Audio(y=np.ascontiguousarray(y, dtype=np.float32), sr=self.sr,
-                     source_sr=self.source_sr, source_channels=self.channels,
-                     offset_s=float(offset_s),
-                     clipped_fraction=self._clipped / self._values if self._values else 0.0,
-                     ac_rms=math.sqrt(max(self._m2, 0.0) / self.size),
-                     non_finite=self._non_finite)
+        return dict(y=np.ascontiguousarray(y, dtype=np.float32), sr=self.sr,
+                    source_sr=self.source_sr, source_channels=self.channels,
+                    offset_s=float(offset_s),
+                    clipped_fraction=self._clipped / self._values if self._values else 0.0,
+                    ac_rms=math.sqrt(max(self._m2, 0.0) / self.size),
+                    non_finite=self._non_finite)
