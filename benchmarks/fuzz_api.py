@@ -3,6 +3,7 @@
 
     .venv/bin/python benchmarks/fuzz_api.py                      # 300 examples per operation
     .venv/bin/python benchmarks/fuzz_api.py --max-examples 2000 --seed 7
+    .venv/bin/python benchmarks/fuzz_api.py --db                 # with the library routes
 
 Starts the server on a free loopback port (its own TMPDIR, fp32), runs
 ``schemathesis run <base>/openapi.json --checks all`` except
@@ -34,12 +35,20 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--max-time", type=int, default=1200, help="seconds for the whole run")
+    parser.add_argument("--db", action="store_true",
+                        help="serve a small library (four synthesised clips, `genrescope "
+                             "index`) with --db: the /api/v1/library routes are fuzzed too")
     args = parser.parse_args(argv)
     exe = Path(sys.executable).with_name("schemathesis")
     if not exe.exists():
         sys.exit("fuzz_api: schemathesis is not installed: pip install -e '.[dev]'")
     with tempfile.TemporaryDirectory(prefix="genrescope-fuzz-") as tmp:
-        server = rel.start_server(Path(tmp) / "server", "--precision", "fp32")
+        extra = []
+        if args.db:
+            from bomb_memory import library_db
+
+            extra = ["--db", str(library_db(Path(tmp) / "library"))]
+        server = rel.start_server(Path(tmp) / "server", "--precision", "fp32", *extra)
         try:
             run = subprocess.run(
                 [str(exe), "run", f"{server.base}/openapi.json", "--checks", "all",

@@ -106,6 +106,40 @@ def header_cases(client: httpx.Client, base: str) -> list[tuple[str, int, int]]:
     return out
 
 
+def route_cases(client: httpx.Client, base: str, uploaded: str) -> list[tuple[str, int, int]]:
+    """Issue 28: the page's other routes. (name, expected status, got)."""
+    playlist = b"#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\n/etc/passwd\n#EXT-X-ENDLIST\n"
+    out = []
+
+    def check(name, want, method, path, **kw):
+        try:
+            got = client.request(method, base + path, **kw).status_code
+        except httpx.HTTPError as exc:
+            got = type(exc).__name__
+        out.append((name, want, got))
+
+    check("process_recording with a playlist as video", 404, "POST",
+          "/gradio_api/process_recording", files={"video": ("a.webm", playlist, "video/webm")})
+    for url in ("http://93.184.215.14/x.png", "https://example.com/x.png", "//example.com/x",
+                "file:///etc/passwd", "http:/example.com/x.jpg"):
+        check(f"file= {url}", 404, "GET", f"/gradio_api/file={url}")
+    check("file= /etc/passwd", 403, "GET", "/gradio_api/file=/etc/passwd")
+    check("file= an upload", 200, "GET", f"/gradio_api/file={uploaded}")
+    for fn in (10**9, -1, "x", 1.5):
+        check(f"queue/join fn_index {fn!r}", 422, "POST", "/gradio_api/queue/join",
+              json={"fn_index": fn, "data": [], "session_hash": "fuzz"})
+    check("upload with an empty file name", 422, "POST", "/gradio_api/upload",
+          files={"files": ("", b"abc")})
+    check("queue/join body of 2 MB", 413, "POST", "/gradio_api/queue/join",
+          content=b"{" + b" " * 2_000_000 + b"}", headers={"content-type": "application/json"})
+    for path in ("/monitoring/summary", "/monitoring", "/gradio_api/proxy=http://127.0.0.1/",
+                 "/gradio_api/vibe-code", "/gradio_api/queue/status", "/manifest.json",
+                 "/gradio_api/run/classify", "/gradio_api/startup-events"):
+        check(f"GET {path}", 404, "GET", path)
+    check("POST /gradio_api/run/classify", 404, "POST", "/gradio_api/run/classify", json={})
+    return out
+
+
 def main(argv=None) -> int:
     argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args(argv)
     failed = 0
@@ -139,6 +173,7 @@ def main(argv=None) -> int:
                     failed += not good
                     rows.append((name, want, got, time.perf_counter() - t0, alive, good))
                 heads = header_cases(client, server.base)
+                heads += route_cases(client, server.base, uploaded)
             copied = [p for p in server.tmpdir.rglob("*") if p.is_file() and not p.is_symlink()
                       and p.read_bytes() in (Path("/etc/passwd").read_bytes(),
                                              secret.read_bytes())]

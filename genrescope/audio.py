@@ -5,20 +5,23 @@ without decoding what comes before ``offset_s``; PyAV (FFmpeg inside the
 wheel) reads everything else: M4A/AAC, WebM, MP4 and other containers. Only
 the analysed window ``[offset_s, offset_s + duration_s)`` is decoded.
 Channels are averaged and the result is resampled with soxr (the same
-resampler ``librosa.load`` uses by default).
+resampler ``librosa.load`` uses by default) block by block as it decodes
+(:mod:`genrescope.mixer`): memory is that of the mono output.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 import os
 from dataclasses import dataclass, field
 
 import numpy as np
-import soxr
 
-from .decode import read_window, to_float
+from .decode import decode_window, to_float
 from .errors import GenrescopeError
+from .mixer import CLIP_LEVEL, MAX_AMPLITUDE, MAX_CHANNELS, MAX_SR, Mixer  # noqa: F401
 
 #: Extensions that ``genrescope classify FOLDER`` picks up.
 AUDIO_EXTENSIONS = (
@@ -28,7 +31,6 @@ AUDIO_EXTENSIONS = (
 
 #: Thresholds of the recording-quality warnings.
 SILENCE_RMS = 1e-4            # about -80 dBFS, measured without the DC offset
-CLIP_LEVEL = 0.999
 CLIP_FRACTION = 0.001         # 0.1 % of samples at full scale
 LOW_SR = 16000
 SHORT_S = 3.0
@@ -36,11 +38,38 @@ SHORT_S = 3.0
 #: Largest offset or window length accepted, in seconds (about 11.6 days):
 #: keeps every sample index a finite integer.
 MAX_SECONDS = 1e6
-#: Samples beyond this magnitude (60 dB over full scale) are clipped to it
-#: before resampling, so that the resampler and the power spectrum stay finite.
-MAX_AMPLITUDE = 1e3
-#: Highest source sample rate accepted, Hz (a damaged header can claim 2 GHz).
-MAX_SR = 1_000_000
+#: Channel-samples a limited analysis may decode per second of its limit:
+#: stereo at 192 kHz. With the server's 600 s, 230 M samples (what 8 channels
+#: at 655 kHz reach in 44 s); memory stays that of the mono output anyway.
+SOURCE_VALUES_PER_S = 2 * 192_000
+
+
+@dataclass
+class _Budget:
+    limit_s: float
+    left_s: float
+
+
+_BUDGET: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar(
+    "genrescope_decode_budget", default=None)
+
+
+@contextlib.contextmanager
+def decode_limit(max_duration_s: float | None):
+    """Within the block (this thread or task), every :func:`load_audio` counts
+    what it decodes against ``max_duration_s`` seconds in all, and against
+    ``max_duration_s * SOURCE_VALUES_PER_S`` channel-samples per file: the
+    server's per-request cap, whatever a file's header says and however many
+    windows the request decodes (422 above, naming the limit).
+    ``None``: no limit (the block changes nothing)."""
+    if max_duration_s is None:
+        yield
+        return
+    token = _BUDGET.set(_Budget(float(max_duration_s), float(max_duration_s)))
+    try:
+        yield
+    finally:
+        _BUDGET.reset(token)
 
 
 @dataclass
@@ -148,16 +177,39 @@ def load_audio(
     (dtype('float32'), 22050)
     """
     path = os.fspath(path)
+    budget = _BUDGET.get()
+    limit_s = max_duration_s
+    if budget is not None:
+        limit_s = budget.left_s if limit_s is None else min(limit_s, budget.left_s)
     offset_s, duration_s = check_window(offset_s, duration_s, max_duration_s)
+    if budget is not None and duration_s is not None and duration_s > budget.left_s + 1e-6:
+        raise _over_limit(path, budget.limit_s)
     if not os.path.isfile(path):
         raise GenrescopeError(f"No such audio file: {path}", status=404)
     if os.path.getsize(path) == 0:
         raise GenrescopeError(f"{path} is empty (0 bytes): it holds no audio.")
-    read_s = duration_s if duration_s is not None or max_duration_s is None \
-        else max_duration_s + 1.0                 # "to the end": only as far as the limit
-    samples, source_sr = read_window(path, offset_s, read_s)
-    _check_length(samples.shape[1], source_sr, max_duration_s, path)
-    return _to_audio(samples, source_sr, sr, offset_s=offset_s, name=path)
+    read_s = duration_s if duration_s is not None or limit_s is None \
+        else limit_s + 1.0                        # "to the end": only as far as the limit
+    cap_s = budget.limit_s if budget is not None else max_duration_s
+    max_values = None if cap_s is None else int(cap_s * SOURCE_VALUES_PER_S)
+
+    def sink(channels: int, source_sr: int) -> Mixer:
+        return Mixer(channels, source_sr, sr, name=path, max_values=max_values,
+                     planned_s=read_s, limit_text="" if cap_s is None else
+                     f"({cap_s:g} s of stereo at 192 kHz)")
+
+    mixer = decode_window(path, offset_s, read_s, sink)
+    if limit_s is not None and mixer.size > round(limit_s * mixer.source_sr):
+        raise _over_limit(path, cap_s)
+    if budget is not None:
+        budget.left_s = max(budget.left_s - mixer.size / mixer.source_sr, 0.0)
+    return Audio(**mixer.result(offset_s))
+
+
+def _over_limit(name: str, limit_s: float) -> GenrescopeError:
+    return GenrescopeError(f"{name} is longer than the limit of {limit_s:g} s per analysis: "
+                           "analyse a window of it (offset_s and duration_s, at most "
+                           f"{limit_s:g} s).", status=422)
 
 
 def check_window(offset_s, duration_s, max_duration_s: float | None = None):
@@ -191,9 +243,7 @@ def check_window(offset_s, duration_s, max_duration_s: float | None = None):
 def _check_length(n_samples: int, source_sr: int, max_duration_s: float | None, name: str):
     if max_duration_s is not None and source_sr > 0 and n_samples > round(
             max_duration_s * source_sr):
-        raise GenrescopeError(f"{name} is longer than the limit of {max_duration_s:g} s per "
-                              "analysis: analyse a window of it (offset_s and duration_s, "
-                              f"at most {max_duration_s:g} s).", status=422)
+        raise _over_limit(name, max_duration_s)
 
 
 def audio_from_array(
@@ -235,7 +285,12 @@ def audio_from_array(
     stop = None if duration_s is None else start + int(round(duration_s * source_sr))
     x = x[:, start:stop]
     _check_length(x.shape[1], source_sr, max_duration_s, name)
-    return _to_audio(x, source_sr, sr, offset_s=offset_s, name=name)
+    if x.shape[0] == 0:
+        raise GenrescopeError(f"{name}: expected 1-D or 2-D samples, got shape {x.shape}")
+    mixer = Mixer(min(x.shape[0], MAX_CHANNELS), int(source_sr), sr, name=name)
+    mixer.channels = x.shape[0]                   # an array is in memory already
+    mixer.add(x)
+    return Audio(**mixer.result(offset_s))
 
 
 def _channels_first(x: np.ndarray, name: str) -> np.ndarray:
@@ -246,42 +301,6 @@ def _channels_first(x: np.ndarray, name: str) -> np.ndarray:
     if x.ndim != 2:
         raise GenrescopeError(f"{name}: expected 1-D or 2-D samples, got shape {x.shape}")
     return to_float(x)
-
-
-def _to_audio(x: np.ndarray, source_sr: int, sr: int, *, offset_s: float, name: str) -> Audio:
-    """Down-mix, sanitise and resample float (channels, samples) to :class:`Audio`."""
-    if not 0 < source_sr <= MAX_SR:
-        raise GenrescopeError(f"{name}: invalid sample rate {source_sr} Hz (accepted: 1 to "
-                              f"{MAX_SR} Hz): the file's header is damaged or not audio.")
-    if x.shape[1] == 0:
-        raise GenrescopeError(
-            f"{name} has no audio samples"
-            + (f" after {offset_s:g} s" if offset_s else "")
-            + ": use a recording with sound in it, or a smaller offset.")
-    bad = ~np.isfinite(x)
-    non_finite = int(bad.sum())
-    if non_finite:
-        x = np.where(bad, np.float32(0), x)
-    clipped = float(np.mean(np.abs(x) >= CLIP_LEVEL))
-    if clipped:                                   # finite but huge: bounded before resampling
-        x = np.clip(x, -MAX_AMPLITUDE, MAX_AMPLITUDE)
-    y = x.mean(axis=0) if x.shape[0] > 1 else x[0]
-    ac_rms = float(np.std(y, dtype=np.float64))
-    if source_sr != sr:
-        y = soxr.resample(y, source_sr, sr, quality="HQ")
-        if len(y) == 0:
-            raise GenrescopeError(f"{name}: too few samples to analyse ({x.shape[1]} at "
-                                  f"{source_sr} Hz).")
-    return Audio(
-        y=np.ascontiguousarray(y, dtype=np.float32),
-        sr=sr,
-        source_sr=int(source_sr),
-        source_channels=int(x.shape[0]),
-        offset_s=float(offset_s),
-        clipped_fraction=clipped,
-        ac_rms=ac_rms,
-        non_finite=non_finite,
-    )
 
 
 def quality_warnings(audio: Audio) -> list[AudioWarning]:

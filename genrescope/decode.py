@@ -1,39 +1,68 @@
-"""Read the samples of one window of an audio file, before any resampling.
+"""Decode one window of an audio file, block by block, before any resampling.
 
 soundfile (libsndfile) reads WAV, FLAC, OGG/Vorbis, Opus and MP3 and seeks
-without decoding what comes before the window; PyAV (FFmpeg inside the wheel)
-reads everything else and whatever libsndfile refuses or loses sync on.
-:mod:`genrescope.audio` turns the result into mono float32 at a model's rate.
+without decoding what comes before the window; PyAV (FFmpeg inside the
+wheel) reads everything else and whatever libsndfile refuses or loses sync on.
+
+Nothing here reads more than the file it is given: FFmpeg gets the file as
+a Python file object (no protocol: no ``file:``, ``http:``, ``concat:``) and
+may only use the demuxers of :data:`DEMUXERS` (no playlist, ``concat``,
+``hls``, ``image2``, ``tee``... that would open other files or URLs named
+inside an upload). Blocks go to a *sink* as they are decoded, so memory is
+bounded by what the sink keeps (:mod:`genrescope.audio` down-mixes and
+resamples each block), not by the source's channels or sample rate.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
 from .errors import GenrescopeError
 
+#: FFmpeg demuxers that may read a file (names as FFmpeg's ``format_whitelist``
+#: matches them: ``mov`` is mov/mp4/m4a/3gp, ``matroska`` is Matroska/WebM).
+DEMUXERS = ("wav", "w64", "flac", "ogg", "mp3", "mov", "matroska", "aac", "aiff", "asf")
+#: Options of every ``av.open``: our demuxers only, no protocol for nested opens.
+AV_OPTIONS = {"format_whitelist": ",".join(DEMUXERS), "protocol_whitelist": "none"}
+#: Channel-samples per block read by soundfile (4 MB of float32).
+BLOCK_VALUES = 1 << 20
 
-def read_window(path: str, offset_s: float, duration_s: float | None) -> tuple[np.ndarray, int]:
-    """Samples ``(channels, n)`` float32 of ``[offset_s, offset_s + duration_s)``
-    (``None``: to the end) and the file's sample rate in Hz.
+#: ``sink(channels, sample_rate)`` is called once the header is read, before
+#: any sample is decoded (it may refuse with GenrescopeError), and returns an
+#: object with ``add(block)`` (float32 ``(channels, n)``), ``size`` (source
+#: samples so far) and ``result()``.
+SinkFactory = Callable[[int, int], object]
+
+_UNREADABLE = ("it is not an audio or video file, or it is damaged. Supported: WAV, FLAC, "
+               "OGG, Opus, MP3, M4A/AAC, WebM, MP4.")
+
+
+def decode_window(path: str, offset_s: float, duration_s: float | None, sink: SinkFactory):
+    """Decode ``[offset_s, offset_s + duration_s)`` of ``path`` (``None``: to
+    the end) into a sink made by ``sink(channels, sample_rate)`` and return the
+    sink. At most ``duration_s`` seconds of samples are decoded,
+    counted as they decode (whatever the header says).
 
     Raises
     ------
     GenrescopeError
-        Not audio, no audio track, an unknown codec or sample format, or the
-        window starts past the end.
+        Not audio, a format outside :data:`DEMUXERS` (a playlist...), no audio
+        track, an unknown codec or sample format, or the window starts past
+        the end; or what the sink raises.
     """
     try:
-        return _read_soundfile(path, offset_s, duration_s)
+        return _read_soundfile(path, offset_s, duration_s, sink)
     except _NotForSoundfile:
-        return _read_av(path, offset_s, duration_s)
+        return _read_av(path, offset_s, duration_s, sink)
 
 
 class _NotForSoundfile(Exception):
     pass
 
 
-def _read_soundfile(path: str, offset_s: float, duration_s: float | None):
+def _read_soundfile(path: str, offset_s: float, duration_s: float | None, sink: SinkFactory):
     import soundfile as sf
 
     try:
@@ -48,27 +77,51 @@ def _read_soundfile(path: str, offset_s: float, duration_s: float | None):
             raise GenrescopeError(
                 f"{path}: offset {offset_s:g} s is past the end of the audio "
                 f"({f.frames / f.samplerate:.1f} s).")
-        n = -1 if duration_s is None else int(round(duration_s * f.samplerate))
+        out = sink(f.channels, f.samplerate)
+        want = None if duration_s is None else int(round(duration_s * f.samplerate))
+        block = max(1, BLOCK_VALUES // f.channels)
         try:
             if start:
                 f.seek(start)
-            data = f.read(n, dtype="float32", always_2d=True)
+            while want is None or out.size < want:
+                n = block if want is None else min(block, want - out.size)
+                data = f.read(n, dtype="float32", always_2d=True)
+                if len(data) == 0:
+                    break
+                out.add(data.T)
         except (sf.LibsndfileError, RuntimeError) as exc:
             raise _NotForSoundfile from exc       # a damaged stream: FFmpeg keeps what decodes
-        return data.T, f.samplerate
+        return out
 
 
-def _read_av(path: str, offset_s: float, duration_s: float | None):
+def open_av(path: str):
+    """``av.open`` of ``path`` as a file object, with :data:`AV_OPTIONS`;
+    the caller closes the container (and with it the file)."""
+    import av
+
+    f = open(path, "rb")
+    try:
+        container = av.open(f, options=dict(AV_OPTIONS), metadata_errors="ignore")
+    except BaseException:
+        f.close()
+        raise
+    return container
+
+
+def _open_audio(path: str):
     import av
 
     try:
-        container = av.open(path, metadata_errors="ignore")
-    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
-        raise GenrescopeError(
-            f"Could not read {path} as audio ({exc.__class__.__name__}): it is not an "
-            "audio or video file, or it is damaged. Supported: WAV, FLAC, OGG, Opus, MP3, "
-            "M4A/AAC, WebM, MP4.") from exc
-    with container:
+        return open_av(path)
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError, OSError) as exc:
+        raise GenrescopeError(f"Could not read {path} as audio ({exc.__class__.__name__}): "
+                              + _UNREADABLE) from exc
+
+
+def _read_av(path: str, offset_s: float, duration_s: float | None, sink: SinkFactory):
+    import av
+
+    with _open_audio(path) as container:
         if not container.streams.audio:
             raise GenrescopeError(f"{path} has no audio track.")
         stream = container.streams.audio[0]
@@ -79,49 +132,51 @@ def _read_av(path: str, offset_s: float, duration_s: float | None):
         source_sr = stream.codec_context.sample_rate or stream.sample_rate
         if not source_sr:
             raise GenrescopeError(f"{path}: the audio track has no sample rate.")
+        out = sink(max(stream.codec_context.channels or 1, 1), int(source_sr))
         if offset_s:
             try:
                 container.seek(int(offset_s * 1_000_000), any_frame=False)   # AV_TIME_BASE units
             except (av.error.FFmpegError, OverflowError):
                 pass                                   # unseekable: decode from the start
         want = None if duration_s is None else int(round(duration_s * source_sr))
-        pieces, have = [], 0
         try:
             for frame in container.decode(stream):
-                try:
-                    data = frame.to_ndarray()
-                except (ValueError, TypeError, NotImplementedError, KeyError) as exc:
-                    raise GenrescopeError(
-                        f"Could not decode {path}: its sample format "
-                        f"{frame.format.name!r} is not supported ({exc}). Convert it to WAV "
-                        "(16-bit PCM), FLAC, OGG or MP3.") from exc
-                if frame.format.is_planar:
-                    data = data.reshape(len(frame.layout.channels), -1)
-                else:
-                    data = data.reshape(-1, len(frame.layout.channels)).T
-                data = to_float(data)
+                data = _frame_samples(frame, path)
                 if offset_s and frame.time is not None:   # seeking lands on an earlier frame
                     skip = int(round((offset_s - frame.time) * source_sr))
                     if skip >= data.shape[1]:
                         continue
                     data = data[:, max(skip, 0):]
-                pieces.append(data)
-                have += data.shape[1]
-                if want is not None and have >= want:
+                if want is not None:
+                    data = data[:, :want - out.size]
+                out.add(data)
+                if want is not None and out.size >= want:
                     break
         except av.error.FFmpegError as exc:
-            if not pieces:
+            if not out.size:
                 raise GenrescopeError(f"Could not decode {path}: {exc}") from exc
             # a truncated file: keep what decoded
-        if not pieces:
+        if not out.size:
             raise GenrescopeError(
                 f"{path}: no audio could be decoded"
                 + (f" after {offset_s:g} s" if offset_s else "") + ".")
-        channels = max(p.shape[0] for p in pieces)
-        x = np.concatenate([np.broadcast_to(p, (channels, p.shape[1])) for p in pieces], axis=1)
-        if want is not None:
-            x = x[:, :want]
-        return x, int(source_sr)
+        return out
+
+
+def _frame_samples(frame, path: str) -> np.ndarray:
+    """One decoded frame as float32 ``(channels, n)``."""
+    try:
+        data = frame.to_ndarray()
+    except (ValueError, TypeError, NotImplementedError, KeyError) as exc:
+        raise GenrescopeError(
+            f"Could not decode {path}: its sample format {frame.format.name!r} is not "
+            f"supported ({exc}). Convert it to WAV (16-bit PCM), FLAC, OGG or MP3.") from exc
+    channels = max(len(frame.layout.channels), 1)
+    if frame.format.is_planar:
+        data = data.reshape(channels, -1)
+    else:
+        data = data.reshape(-1, channels).T
+    return to_float(data)
 
 
 def to_float(data: np.ndarray) -> np.ndarray:

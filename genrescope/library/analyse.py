@@ -109,10 +109,10 @@ def probe_duration_s(path: str) -> float | None:
             return info.frames / info.samplerate
     except Exception:                      # noqa: BLE001 - not for libsndfile: ask FFmpeg
         pass
-    import av
+    from ..decode import open_av          # our demuxers only: no playlist, no protocol
 
     try:
-        with av.open(path, metadata_errors="ignore") as container:
+        with open_av(path) as container:
             if container.streams.audio:
                 s = container.streams.audio[0]
                 if s.duration and s.time_base:

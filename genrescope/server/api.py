@@ -86,12 +86,17 @@ def _entry_json(entry: ModelEntry, pool: ModelPool) -> dict:
     return out
 
 
-def add_error_handlers(app: fastapi.FastAPI, pool: ModelPool) -> None:
-    """Every API error as ``{"error": ...}`` (server paths hidden)."""
+def add_error_handlers(app: fastapi.FastAPI, pool: ModelPool, hidden: dict | None = None) -> None:
+    """Every API error as ``{"error": ...}`` (server paths hidden: the models
+    folder, and each path of ``hidden`` shown as its value, e.g. the library's
+    database as ``<library>``)."""
 
     @app.exception_handler(GenrescopeError)
     async def _user_error(request, exc: GenrescopeError):
-        return JSONResponse({"error": pool.public_text(str(exc))}, status_code=exc.status)
+        text = pool.public_text(str(exc))
+        for path, shown in (hidden or {}).items():
+            text = text.replace(path, shown)
+        return JSONResponse({"error": text}, status_code=exc.status)
 
     @app.exception_handler(Exception)
     async def _bug(request, exc: Exception):

@@ -31,6 +31,7 @@ from .. import __version__
 from ..errors import GenrescopeError
 from .api import add_error_handlers, add_fallback, api_router
 from .guard import RequestGuard
+from .routes import RouteAllowList
 from .service import MAX_DURATION_S, ModelPool, Service
 
 
@@ -96,8 +97,10 @@ def create_app(models_dir=None, model=None, examples_dir=None, max_upload_mb=100
     app = FastAPIOffline(title="genrescope", version=__version__, lifespan=lifespan,
                          description="Offline music-genre classifier. See docs/api.md.")
     app.state.service, app.state.pool = service, pool
-    add_error_handlers(app, pool)
     app.state.library = library = None if db is None else Library(db, models_dir=models_dir)
+    hidden = {} if library is None else {os.fspath(library.db): "<library>",
+                                         os.path.abspath(library.db): "<library>"}
+    add_error_handlers(app, pool, hidden)
     app.include_router(api_router(service))
     if library is not None:
         app.include_router(library_router(library, service))
@@ -112,6 +115,10 @@ def create_app(models_dir=None, model=None, examples_dir=None, max_upload_mb=100
     # mount_gradio_app() does not mark the page launched, and Gradio checks that
     # an input file was uploaded by the client only once it is (issue 17)
     blocks.has_launched = True
+    # only the routes the page and the API need (genrescope/server/routes.py), with
+    # the page's bodies bounded as the API's uploads; inside the guard
+    app.add_middleware(RouteAllowList, max_upload_bytes=service.max_upload_bytes,
+                       fn_ids=lambda: set(blocks.fns))
     app.add_middleware(RequestGuard, hosts=hosts)
     return app
 

@@ -10,7 +10,9 @@ multipart), and a DNS-rebinding page can even read the answers. So:
   host name, or a name given with ``--allow-host``; else 400;
 * a request carrying an ``Origin`` must come from the server's own origin,
   and ``Sec-Fetch-Site`` must say ``same-origin`` or ``none`` (a top-level
-  navigation from a link is allowed for GET/HEAD); else 403;
+  navigation from a link is allowed for GET/HEAD to the page and the API
+  documentation only, :data:`NAVIGABLE`: never to a file or an API answer);
+  else 403;
 * every response gets ``X-Frame-Options: DENY``, a ``frame-ancestors 'none'``
   CSP (on ``/docs`` and ``/redoc``, a CSP allowing only the server itself), ``X-Content-Type-Options: nosniff`` and ``Referrer-Policy:
   same-origin``, and loses any ``Access-Control-Allow-*`` header (the page and
@@ -42,6 +44,8 @@ DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; "
             "style-src 'self' 'unsafe-inline'; img-src 'self' data:; worker-src 'self' blob:; "
             "connect-src 'self'; frame-ancestors 'none'")
 DOCS_PATHS = ("/docs", "/redoc")
+#: Where a link on another site may lead (a top-level GET navigation).
+NAVIGABLE = ("/", *DOCS_PATHS)
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 #: Methods any route may use; others (TRACE, CONNECT, made-up ones) get 405.
@@ -91,7 +95,8 @@ class RequestGuard:
             return 405, f"Method {method} is not allowed: use GET or POST."
         site = headers.get("sec-fetch-site")
         if site not in (None, "same-origin", "none"):
-            navigation = headers.get("sec-fetch-mode") == "navigate"
+            navigation = headers.get("sec-fetch-mode") == "navigate" \
+                and scope.get("path") in NAVIGABLE
             if method not in SAFE_METHODS or not navigation:
                 return 403, ("Cross-site request refused: the page and the API answer only "
                              "their own page and clients that are not browsers.")

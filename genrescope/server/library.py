@@ -21,10 +21,10 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
-from typing import Literal
+from typing import Annotated, Literal
 
 import fastapi
-from fastapi import Query
+from fastapi import Path as PathParam, Query
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
@@ -37,6 +37,8 @@ from .api import form_options
 from .service import Service, hide_path
 
 Lang = Literal["en", "zh"]
+#: A track id as SQLite stores it (a signed 64-bit integer; larger: 422, not 500).
+TrackId = Annotated[int, PathParam(ge=0, le=2**63 - 1, description="The track's id.")]
 
 
 class SimilarUploadOptions(BaseModel):
@@ -135,7 +137,7 @@ def library_router(library: Library, service=None) -> fastapi.APIRouter:
         return {"tracks": [t.to_dict(lang) for t in library.tracks(q, genre=genre, limit=limit)]}
 
     @router.get("/tracks/{track_id}", responses={404: {"description": "no such track"}})
-    def track(track_id: int, lang: Lang = "en") -> dict:
+    def track(track_id: TrackId, lang: Lang = "en") -> dict:
         """One track: top genres, warnings, and its genre timeline (per analysed chunk)."""
         t = track_or_404(track_id)
         arrays = library.arrays(t.id)
@@ -148,7 +150,7 @@ def library_router(library: Library, service=None) -> fastapi.APIRouter:
         return t.to_dict(lang) | {"timeline": timeline}
 
     @router.get("/tracks/{track_id}/similar", responses={404: {"description": "no such track"}})
-    def similar(track_id: int, k: int = Query(10, ge=1, le=100), lang: Lang = "en") -> dict:
+    def similar(track_id: TrackId, k: int = Query(10, ge=1, le=100), lang: Lang = "en") -> dict:
         """The k nearest tracks (cosine of the embeddings), each with why it is near."""
         t = track_or_404(track_id)
         return {"track": t.to_dict(lang),
@@ -156,7 +158,7 @@ def library_router(library: Library, service=None) -> fastapi.APIRouter:
 
     @router.get("/tracks/{track_id}/thumbnail", response_class=Response,
                 responses={200: {"content": {"image/jpeg": {}}}})
-    def thumbnail(track_id: int) -> Response:
+    def thumbnail(track_id: TrackId) -> Response:
         """The spectrogram thumbnail of the analysed windows (JPEG)."""
         data = library.thumbnail(track_or_404(track_id).id)
         if not data:
@@ -167,7 +169,7 @@ def library_router(library: Library, service=None) -> fastapi.APIRouter:
 
     @router.get("/tracks/{track_id}/audio", response_class=FileResponse,
                 responses={200: {"content": {"audio/*": {}}}})
-    def audio(track_id: int) -> FileResponse:
+    def audio(track_id: TrackId) -> FileResponse:
         """The track's file, to play it (only files the library holds)."""
         t = track_or_404(track_id)
         if not os.path.isfile(t.path):

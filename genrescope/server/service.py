@@ -22,6 +22,7 @@ from pathlib import Path
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
+from ..audio import decode_limit
 from ..errors import GenrescopeError
 from ..models.registry import DEFAULT_MODEL, ModelEntry, find_models, models_dir, resolve
 from ..predict import Classifier, Prediction
@@ -177,15 +178,18 @@ class Service:
     @contextlib.contextmanager
     def slot(self):
         """Hold one of the :data:`MAX_ANALYSES` analysis slots (waits for one):
-        for analyses that do not go through :meth:`analyse`."""
-        with self._slots:
+        for analyses that do not go through :meth:`analyse`. Whatever decodes
+        in the block counts against ``max_duration_s`` seconds in all, as it
+        decodes (:func:`~genrescope.audio.decode_limit`: a header that lies
+        about its length changes nothing)."""
+        with self._slots, decode_limit(self.max_duration_s):
             yield
 
     def analyse(self, path, model=None, *, offset_s=0.0, duration_s=30.0, top_k=5) -> Prediction:
         """Classify one file with the pooled model (blocking; at most MAX_ANALYSES at
         once; at most ``max_duration_s`` seconds of audio, else 422)."""
         clf = self.pool.get(model)
-        with self._slots:
+        with self.slot():
             return clf.classify(path, offset_s=offset_s, duration_s=duration_s,
                                 top_k=top_k, max_duration_s=self.max_duration_s)
 
