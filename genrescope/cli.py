@@ -155,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .library.cli import add_library_commands
 
     add_library_commands(sub, _model_args)
+    from .tags.cli import add_tag_command
+
+    add_tag_command(sub, _model_args)
     return parser
 
 
