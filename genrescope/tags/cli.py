@@ -44,6 +44,7 @@ def add_tag_command(sub, model_args) -> None:
                      help="replace the existing genres (default)")
     how.add_argument("--append", dest="append", action="store_true",
                      help="add the genre to the existing ones")
+    p.set_defaults(append=False)
     p.add_argument("--lang", choices=("en", "zh"), default="en", help="genre names' language")
     p.add_argument("--styles", action="store_true", help="also write the styles heard as "
                    "further genre values")

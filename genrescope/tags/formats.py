@@ -3,10 +3,14 @@
 Three families cover the formats written: ID3v2 (MP3; WAV and AIFF through
 their ``id3 `` chunk), Vorbis comments (FLAC, Ogg Vorbis, Opus) and MP4 atoms
 (M4A/MP4). Every field is addressed by its raw key in the family
-(``TCON``, ``TXXX:GENRESCOPE_CONFIDENCE``; ``GENRE``; ``©gen``, ``gnre``,
+(``TCON``, ``TXXX:GENRESCOPE_CONFIDENCE``; ``GENRE``; ``©gen``,
 ``----:com.genrescope:confidence``) and holds a list of values or ``None``
 (no such field): that is what an undo record stores, so an undo puts back
 exactly the values a write replaced, including "no field".
+
+MP4's legacy numeric ``gnre`` atom: mutagen reads it as the equivalent
+``©gen`` text and writes ``©gen`` in its place, so a write replaces it by the
+named genre and an undo restores that name as ``©gen`` text.
 """
 
 from __future__ import annotations
@@ -34,20 +38,19 @@ class TagError(GenrescopeError):
 
 @dataclass(frozen=True)
 class Keys:
-    """The raw keys of one family: the genre field(s) and the detail fields."""
+    """The raw keys of one family: the genre field and the detail fields."""
 
     genre: str
-    legacy: tuple[str, ...]
     details: dict
 
     def all(self) -> list[str]:
-        return [self.genre, *self.legacy, *self.details.values()]
+        return [self.genre, *self.details.values()]
 
 
 KEYS = {
-    "id3": Keys("TCON", (), {n: f"TXXX:GENRESCOPE_{n.upper()}" for n in DETAIL_NAMES}),
-    "vorbis": Keys("GENRE", (), {n: f"GENRESCOPE_{n.upper()}" for n in DETAIL_NAMES}),
-    "mp4": Keys("\u00a9gen", ("gnre",), {n: f"----:com.genrescope:{n}" for n in DETAIL_NAMES}),
+    "id3": Keys("TCON", {n: f"TXXX:GENRESCOPE_{n.upper()}" for n in DETAIL_NAMES}),
+    "vorbis": Keys("GENRE", {n: f"GENRESCOPE_{n.upper()}" for n in DETAIL_NAMES}),
+    "mp4": Keys("\u00a9gen", {n: f"----:com.genrescope:{n}" for n in DETAIL_NAMES}),
 }
 
 
@@ -139,8 +142,6 @@ class TagFile:
             return values or None
         if key not in tags:
             return None
-        if key == "gnre":
-            return [int(v) for v in tags[key]]
         if key.startswith("----:"):
             try:
                 return [bytes(v).decode("utf-8") for v in tags[key]]
@@ -153,18 +154,12 @@ class TagFile:
         return {k: self.get(k) for k in self.keys.all()}
 
     def genres(self) -> list[str]:
-        """The genres as a player shows them (ID3 ``(17)`` and MP4 ``gnre``
-        numbers resolved to names)."""
+        """The genres as a player shows them (ID3 ``(17)`` numbers resolved
+        to names)."""
         if self.family == "id3":
             frames = self.file.tags.getall("TCON")
             return list(frames[0].genres) if frames else []
-        values = self.get(self.keys.genre) or []
-        if not values and self.family == "mp4":
-            from mutagen.id3 import TCON
-
-            values = [TCON.GENRES[n - 1] for n in self.get("gnre") or []
-                      if 0 < n <= len(TCON.GENRES)]
-        return values
+        return self.get(self.keys.genre) or []
 
     # -- writing ------------------------------------------------------------ #
     def set(self, key: str, values: list | None) -> None:
@@ -176,8 +171,6 @@ class TagFile:
             _set_vorbis(tags, key, values)
         elif not values:
             tags.pop(key, None)
-        elif key == "gnre":
-            tags[key] = [int(v) for v in values]
         elif key.startswith("----:"):
             from mutagen.mp4 import AtomDataType, MP4FreeForm
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import GenrescopeError
-from .answers import Answer, Answers
+from .answers import NOT_SURE_CODES, Answer, Answers
 from .formats import TagError, TagFile, family
 from .safe import check_writable, clean_stale_temps, rewrite
 from .undo import DatabaseLog, JournalLog, WriteRecord
@@ -87,14 +87,10 @@ def _plan(tf: TagFile, answer: Answer, opts: TagOptions) -> tuple[dict, dict]:
     keys = tf.keys
     values = [answer.genre] + (answer.styles if opts.styles else [])
     if opts.append:
-        raw = tf.get(keys.genre) or ([] if keys.legacy else [])
+        raw = tf.get(keys.genre) or []
         shown = set(tf.genres())
-        if not raw and shown:                 # only the legacy MP4 number: keep it by name
-            raw = list(tf.genres())
         values = raw + [v for v in values if v not in shown and v not in raw]
     after = {keys.genre: values}
-    for legacy in keys.legacy:                # MP4: the named ©gen replaces the number
-        after[legacy] = None
     if opts.details:
         details = {"confidence": [f"{answer.confidence:.4f}"], "model": [answer.model],
                    "source": [answer.source]}
@@ -110,9 +106,11 @@ def _decide(path: str, answers: Answers, opts: TagOptions, row: Row):
         row.note = "skipped: not a format genrescope writes tags to"
         return None
     try:
-        st = check_writable(Path(path)) if opts.write else os.stat(path)
+        st = os.stat(path)
         tf = TagFile(path)
         row.current = tf.genres()
+        if opts.write:
+            st = check_writable(Path(path))
         answer = answers.answer(path, st)
     except GenrescopeError as exc:
         row.note, row.ok = f"failed: {exc}", False
@@ -120,7 +118,8 @@ def _decide(path: str, answers: Answers, opts: TagOptions, row: Row):
     row.confidence = answer.confidence
     row.new = [answer.genre] + (answer.styles if opts.styles else [])
     if not answer.confident(opts.min_confidence):
-        why = ", ".join(sorted(set(answer.notes))) if opts.min_confidence is None \
+        why = ", ".join(sorted(set(answer.notes) & NOT_SURE_CODES)) \
+            if opts.min_confidence is None \
             else f"under --min-confidence {opts.min_confidence:g}"
         row.note = f"kept: not sure ({why})"
         return None
