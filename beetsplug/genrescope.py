@@ -3,8 +3,9 @@
 Enable with ``plugins: genrescope`` in beets' config.yaml (install
 ``genrescope[beets]``). ``beet genrescope [QUERY]`` analyses the items and
 stores flexible attributes ``genrescope_genre``, ``genrescope_confidence``,
-``genrescope_styles`` and ``genrescope_model``; with ``-w`` (or
-``write_genre: yes``) it also sets ``genre`` for answers sure enough and
+``genrescope_styles``, ``genrescope_model`` and ``genrescope_notes``; with
+``-w`` (or ``write_genre: yes``) it also sets the genre (``genres`` in beets
+2.14+, ``genre`` before) for answers sure enough and
 writes the files the beets way (``item.try_write``). ``auto: yes`` analyses
 on ``beet import``. See docs/tags.md.
 
@@ -73,11 +74,18 @@ class GenrescopePlugin(BeetsPlugin):
             item["genrescope_model"] = answer.model
             item["genrescope_notes"] = ", ".join(answer.notes)
         if write_genre and self._sure(item):
-            styles = item.get("genrescope_styles", "") if self.config["styles"].get(bool) else ""
-            item.genre = ", ".join([item["genrescope_genre"]] + [s for s in styles.split(", ")
-                                                                 if s])
+            self._set_genre(item)
             item.try_write()
         item.store()
+
+    def _set_genre(self, item) -> None:
+        """``genres`` (beets >= 2.14, a list) or ``genre`` (older beets)."""
+        styles = item.get("genrescope_styles", "") if self.config["styles"].get(bool) else ""
+        values = [item["genrescope_genre"]] + [s for s in styles.split(", ") if s]
+        if "genres" in type(item)._fields:
+            item.genres = values
+        else:
+            item.genre = ", ".join(values)
 
     def _sure(self, item) -> bool:
         from genrescope.tags.answers import NOT_SURE_CODES
@@ -95,7 +103,7 @@ class GenrescopePlugin(BeetsPlugin):
         for item in task.imported_items():
             self.analyse(item, write_genre=False, force=True)
             if write_genre and self._sure(item):
-                item.genre = item["genrescope_genre"]
+                self._set_genre(item)
                 item.store()
 
     # -- command ------------------------------------------------------------ #
