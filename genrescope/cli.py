@@ -80,12 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_models)
 
     from .library.cli import add_library_commands
+    from .tags.cli import add_tag_command
     from .commands.serve import add_serve_command
     from .commands.training import add_training_commands
 
     add_training_commands(sub)
     add_serve_command(sub)
     add_library_commands(sub)
+    add_tag_command(sub)
     return parser
 
 

@@ -56,7 +56,10 @@ def add_library_commands(sub) -> None:
     p.add_argument("--seed", action="append", default=[], metavar="S",
                    help="a seed track (repeat for several); instead of --from/--to")
     p.add_argument("--length", type=int, default=12, metavar="N", help="tracks (default 12)")
-    p.add_argument("-o", "--output", required=True, metavar="OUT.m3u8")
+    p.add_argument("-o", "--output", metavar="OUT.m3u8")
+    from ..tags.cli import add_playlist_genre_args
+
+    add_playlist_genre_args(p)                # --genre, --per-genre (genrescope/tags)
     p.set_defaults(run=cmd_playlist)
 
     p = sub.add_parser("library", help="what a library holds: genres, unsure tracks, a map")
@@ -101,6 +104,13 @@ def cmd_similar(args: argparse.Namespace) -> int:
 
 def cmd_playlist(args: argparse.Namespace) -> int:
     from . import Library
+
+    if args.genre or args.per_genre:
+        from ..tags.cli import genre_playlist
+
+        return genre_playlist(args)
+    if not args.output:
+        raise GenrescopeError("Say where the playlist goes: -o OUT.m3u8.")
 
     with Library(args.db) as lib:
         if args.seed:

@@ -22,9 +22,25 @@ import numpy as np
 from ..errors import GenrescopeError
 from .record import TrackRecord
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
-_SCHEMA = """
+#: Version 2: what ``genrescope tag --write`` replaced in each file (for ``--undo``).
+_TAG_WRITES = """
+CREATE TABLE IF NOT EXISTS tag_writes (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL,
+    family TEXT NOT NULL,
+    before_json TEXT NOT NULL,
+    after_json TEXT NOT NULL,
+    written_at REAL NOT NULL,
+    undone_at REAL
+);
+CREATE INDEX IF NOT EXISTS tag_writes_path ON tag_writes (path);
+"""
+#: Schema version -> the SQL that brings a database of that version to the next.
+_MIGRATIONS = {1: _TAG_WRITES}
+
+_SCHEMA = _TAG_WRITES + """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS models (
     name TEXT PRIMARY KEY,
@@ -100,12 +116,25 @@ def connect(path: str | os.PathLike, *, create: bool = False) -> sqlite3.Connect
                 con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
                             (str(SCHEMA_VERSION),))
         row = con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is not None and int(row[0]) < SCHEMA_VERSION:
+            row = _migrate(con, int(row[0]))
     except sqlite3.DatabaseError as exc:
         raise GenrescopeError(f"{path} is not a genrescope library database ({exc}).") from exc
     if row is None or int(row[0]) != SCHEMA_VERSION:
         raise GenrescopeError(f"{path} is a library of another genrescope version "
                               f"(schema {row and row[0]}, expected {SCHEMA_VERSION}).")
     return con
+
+
+def _migrate(con: sqlite3.Connection, version: int) -> tuple[str]:
+    """Bring a database of an older schema ``version`` up to :data:`SCHEMA_VERSION`
+    (one transaction; old rows are kept as they are)."""
+    with con:
+        while version in _MIGRATIONS:
+            con.executescript(_MIGRATIONS[version])
+            version += 1
+        con.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(version),))
+    return (str(version),)
 
 
 def blob(array: np.ndarray | None) -> bytes | None:
