@@ -36,3 +36,10 @@ def load_classifier(args):
 
     return Classifier.load(args.model, models_dir=args.models_dir, device=args.device,
                            precision=args.precision)
+
+
+def display_width(text: str) -> int:
+    """Columns ``text`` takes in a terminal (CJK characters take two)."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)

@@ -11,7 +11,7 @@ import json
 import os
 import sys
 
-from .arguments import EXIT_USER_ERROR, load_classifier, model_args, window_args
+from .arguments import EXIT_USER_ERROR, display_width, load_classifier, model_args, window_args
 from .errors import GenrescopeError
 
 
@@ -79,8 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(run=cmd_models)
 
-    from .library.cli import add_library_commands
-    from .tags.cli import add_tag_command
+    from .commands.library import add_library_commands
+    from .commands.tag import add_tag_command
     from .commands.serve import add_serve_command
     from .commands.training import add_training_commands
 
@@ -162,10 +162,10 @@ def _table(r: dict) -> str:
              f" s, {r['timings']['total']:.2f} s)"]
     if r.get("score") == "tags":
         lines.append("  tags (each scored on its own: they do not add up to 100 %)")
-    width = max(_display_width(g["name"]) for g in r["top"])
+    width = max(display_width(g["name"]) for g in r["top"])
     for rank, g in enumerate(r["top"], 1):
         p = g["probability"]
-        pad = " " * (width - _display_width(g["name"]))
+        pad = " " * (width - display_width(g["name"]))
         lines.append(f"  {rank}. {g['name']}{pad}  {p * 100:5.1f} %  {'█' * round(p * 30)}")
     if r.get("styles"):
         lines.append("  styles: " + ", ".join(f"{g['name']} {g['probability'] * 100:.0f} %"
@@ -178,12 +178,6 @@ def _table(r: dict) -> str:
             f"{clock(s['start_s'])}-{clock(s['end_s'])} {s['name']}" for s in segments))
     lines += [f"  ! {w['message']}" for w in r["warnings"]]
     return "\n".join(lines) + "\n"
-
-
-def _display_width(text: str) -> int:
-    import unicodedata
-
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def cmd_spectrogram(args) -> int:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .audio import Audio, AudioWarning, audio_from_array, load_audio, quality_warnings
+from .audio import Audio, audio_from_array, load_audio, quality_warnings
 from .errors import GenrescopeError
 from .features import Features
 from .labels import Genre

@@ -21,6 +21,13 @@ import numpy as np
 from .audio import AudioWarning
 from .models.config import BundleConfig
 
+#: Note codes that mean "not sure enough to act on" (write a file's genre tag,
+#: put a track in a genre's playlist): the model is unsure (``ambiguous``,
+#: ``unsure``), it is not music (``not_music``, ``silence``), music outside the
+#: model's genres (``outside``), speech over music (``speech_over_music``).
+NOT_SURE_CODES = frozenset({"unsure", "ambiguous", "not_music", "silence", "outside",
+                            "speech_over_music"})
+
 
 def clip_scores(chunk_scores: np.ndarray, *, normalise: bool) -> np.ndarray:
     """(n_chunks, n_labels) -> (n_labels,): the mean over chunks, rescaled to

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from library_util import music_folder
 from genrescope import GenrescopeError
 from genrescope.cli import main
 from genrescope.library import Library, index, search
+from genrescope.library.playlists import write_playlist
 
 
 @pytest.fixture(scope="module")
@@ -92,11 +94,12 @@ def test_playlist_path_starts_and_ends_where_asked(library, tmp_path):
         assert len(tracks) == 6 and len({t.id for t in tracks}) == 6
         around = lib.playlist_around([str(paths[2]), str(paths[7])], length=5)
         assert around[0].path == str(paths[2]) and len({t.id for t in around}) == 5
-        out = lib.write_m3u8(tracks, tmp_path / "p.m3u8")
+        out = write_playlist(tracks, tmp_path / "lists" / "p.m3u8")
     lines = out.read_text(encoding="utf-8").splitlines()
-    assert lines[0] == "#EXTM3U"
-    assert lines[1].startswith("#EXTINF:4,") and lines[2] == str(paths[1])
-    assert lines[-1] == str(paths[6])
+    assert lines[0] == "#EXTM3U"            # paths relative to the playlist's folder
+    assert lines[1].startswith("#EXTINF:4,")
+    assert lines[2] == os.path.relpath(paths[1], tmp_path / "lists").replace(os.sep, "/")
+    assert (out.parent / lines[-1]).resolve() == Path(paths[6]).resolve()
 
 
 def test_search_stats_and_failed(library):

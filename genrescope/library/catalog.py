@@ -281,17 +281,6 @@ class Library:
         return [self.track(int(index.ids[i]))
                 for i in search.around_seeds(index.unit, rows, int(length))]
 
-    @staticmethod
-    def write_m3u8(tracks: list[Track], out) -> Path:
-        """An extended M3U playlist (UTF-8) with absolute paths."""
-        lines = ["#EXTM3U"]
-        for t in tracks:
-            lines.append(f"#EXTINF:{round(t.duration_s or -1)},{t.title}")
-            lines.append(os.path.abspath(t.path))
-        out = Path(out)
-        out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        return out
-
     # -- overview --------------------------------------------------------- #
     def stats(self):
         """Counts per top genre, unsure and not-music tracks, failures."""

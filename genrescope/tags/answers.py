@@ -7,13 +7,8 @@ import os
 from dataclasses import dataclass, field
 
 from ..errors import GenrescopeError
+from ..track import NOT_SURE_CODES
 
-#: Warning codes that mean "not sure enough to write by default": the model
-#: is unsure (``ambiguous``, ``unsure``), it is not music (``not_music``,
-#: ``silence``), music outside the model's genres (``outside``), speech over
-#: music (``speech_over_music``). ``--min-confidence P`` overrides the rule.
-NOT_SURE_CODES = frozenset({"unsure", "ambiguous", "not_music", "silence", "outside",
-                            "speech_over_music"})
 #: Seconds analysed for a file not in the library (taken from its middle).
 ANALYSED_S = 30.0
 

@@ -225,3 +225,12 @@ def _set_vorbis(tags, key: str, values: list | None) -> None:
     kept[at:at] = new
     tags.clear()
     tags.extend(kept)
+
+
+def genre_tag_holds(path: str, value: str) -> bool:
+    """Whether the file's genre tag holds ``value`` (case-insensitive), e.g. a
+    style written by ``genrescope tag --styles``; False when it cannot be read."""
+    try:
+        return value.lower() in {g.lower() for g in TagFile(path).genres()}
+    except GenrescopeError:
+        return False

@@ -57,9 +57,9 @@ def add_library_commands(sub) -> None:
                    help="a seed track (repeat for several); instead of --from/--to")
     p.add_argument("--length", type=int, default=12, metavar="N", help="tracks (default 12)")
     p.add_argument("-o", "--output", metavar="OUT.m3u8")
-    from ..tags.cli import add_playlist_genre_args
+    from .tag import add_playlist_genre_args
 
-    add_playlist_genre_args(p)                # --genre, --per-genre (genrescope/tags)
+    add_playlist_genre_args(p)                # --genre, --per-genre (commands/tag.py)
     p.set_defaults(run=cmd_playlist)
 
     p = sub.add_parser("library", help="what a library holds: genres, unsure tracks, a map")
@@ -72,7 +72,7 @@ def add_library_commands(sub) -> None:
 
 def cmd_index(args: argparse.Namespace) -> int:
     """Exit 2 when some files failed (they are recorded), 130 when interrupted."""
-    from .index import index
+    from ..library.index import index
 
     options = {k: v for k, v in (("address", args.address), ("gpus", args.gpus),
                                  ("ship_bytes", args.ship_bytes)) if v}
@@ -87,7 +87,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
-    from . import Library
+    from ..library import Library
 
     with Library(args.db) as lib:
         hits = lib.similar(args.track, k=args.k)
@@ -103,14 +103,16 @@ def cmd_similar(args: argparse.Namespace) -> int:
 
 
 def cmd_playlist(args: argparse.Namespace) -> int:
-    from . import Library
+    from ..library import Library
 
     if args.genre or args.per_genre:
-        from ..tags.cli import genre_playlist
+        from .tag import genre_playlist
 
         return genre_playlist(args)
     if not args.output:
         raise GenrescopeError("Say where the playlist goes: -o OUT.m3u8.")
+
+    from ..library.playlists import write_playlist
 
     with Library(args.db) as lib:
         if args.seed:
@@ -122,7 +124,7 @@ def cmd_playlist(args: argparse.Namespace) -> int:
         else:
             raise GenrescopeError("Say where the playlist goes: --from A --to B, or --seed A "
                                   "[--seed C ...].")
-        lib.write_m3u8(tracks, args.output)
+        write_playlist(tracks, args.output)
     for t in tracks:
         print(t.path)
     print(f"wrote {args.output} ({len(tracks)} tracks)", file=sys.stderr)
@@ -130,7 +132,7 @@ def cmd_playlist(args: argparse.Namespace) -> int:
 
 
 def cmd_library(args: argparse.Namespace) -> int:
-    from . import Library
+    from ..library import Library
 
     with Library(args.db) as lib:
         stats = lib.stats()

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import GenrescopeError
 from ..files import write_text_atomically
-from .answers import NOT_SURE_CODES
+from ..track import NOT_SURE_CODES
 
 #: Most tracks read from a library for one playlist.
 MAX_TRACKS = 1_000_000
@@ -36,33 +36,22 @@ def m3u8_text(tracks: list, folder: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _keep(track, min_confidence: float | None, style: str | None) -> bool:
+def _sure(track, min_confidence: float | None) -> bool:
     if track.error or not track.top:
         return False
     if min_confidence is None:
-        if {w["code"] for w in track.warnings} & NOT_SURE_CODES:
-            return False
-    elif track.top[0][1] < min_confidence:
-        return False
-    return style is None or _has_style(track.path, style)
-
-
-def _has_style(path: str, style: str) -> bool:
-    """Whether the file's genre tag holds ``style`` (written by ``tag --styles``)."""
-    from .formats import TagFile
-
-    try:
-        return style.lower() in {g.lower() for g in TagFile(path).genres()}
-    except GenrescopeError:
-        return False
+        return not {w["code"] for w in track.warnings} & NOT_SURE_CODES
+    return track.top[0][1] >= min_confidence
 
 
 def genre_tracks(lib, genre: str, *, min_confidence: float | None = None,
-                 style: str | None = None) -> list:
+                 keep: Callable[[str], bool] | None = None) -> list:
     """The library's tracks whose top genre is ``genre`` (id, English or
-    Chinese name), sure enough (see :func:`~.answers.Answer.confident`)."""
+    Chinese name), sure enough (no note of :data:`~genrescope.track.NOT_SURE_CODES`,
+    or a top probability of at least ``min_confidence``), and whose path
+    ``keep`` accepts (e.g. a style in the file's genre tag)."""
     tracks = lib.tracks(genre=genre, limit=MAX_TRACKS)
-    return [t for t in tracks if _keep(t, min_confidence, style)]
+    return [t for t in tracks if _sure(t, min_confidence) and (keep is None or keep(t.path))]
 
 
 def write_playlist(tracks: list, out: str | os.PathLike) -> Path:
@@ -79,14 +68,14 @@ def _file_name(name: str) -> str:
 
 def write_per_genre(lib, folder: str | os.PathLike, *, lang: str = "en",
                     min_confidence: float | None = None,
-                    style: str | None = None) -> dict[str, tuple[Path, int]]:
+                    keep: Callable[[str], bool] | None = None) -> dict[str, tuple[Path, int]]:
     """One playlist per top genre of the library in ``folder``, named after the
     genre (``Jazz.m3u8``). Returns genre name -> (file, number of tracks)."""
     rows = lib.con.execute("SELECT DISTINCT top_label FROM tracks WHERE top_label IS NOT NULL "
                            "AND error IS NULL ORDER BY top_label").fetchall()
     written = {}
     for (label,) in rows:
-        tracks = genre_tracks(lib, label, min_confidence=min_confidence, style=style)
+        tracks = genre_tracks(lib, label, min_confidence=min_confidence, keep=keep)
         if not tracks:
             continue
         name = tracks[0].genre_name(label, lang)

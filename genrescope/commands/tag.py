@@ -16,9 +16,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import unicodedata
 
-from ..arguments import model_args
+from ..arguments import display_width, model_args
 
 EXIT_NOT_ALL_WRITTEN = 1
 
@@ -74,19 +73,21 @@ def genre_playlist(args: argparse.Namespace) -> int:
     """The body of ``playlist --genre`` / ``--per-genre``."""
     from ..errors import GenrescopeError
     from ..library.catalog import Library
-    from .playlists import genre_tracks, write_per_genre, write_playlist
+    from ..library.playlists import genre_tracks, write_per_genre, write_playlist
+    from ..tags.formats import genre_tag_holds
+
+    keep = None if args.style is None else (lambda path: genre_tag_holds(path, args.style))
 
     with Library(args.db) as lib:
         if args.per_genre:
             written = write_per_genre(lib, args.per_genre, lang=args.lang,
-                                      min_confidence=args.min_confidence, style=args.style)
+                                      min_confidence=args.min_confidence, keep=keep)
             for name, (out, n) in written.items():
                 print(f"{out}  ({n} tracks, {name})")
             return 0
         if not args.output:
             raise GenrescopeError("Say where the playlist goes: -o OUT.m3u8 (or --per-genre DIR).")
-        tracks = genre_tracks(lib, args.genre, min_confidence=args.min_confidence,
-                              style=args.style)
+        tracks = genre_tracks(lib, args.genre, min_confidence=args.min_confidence, keep=keep)
         write_playlist(tracks, args.output)
     for t in tracks:
         print(t.path)
@@ -94,14 +95,10 @@ def genre_playlist(args: argparse.Namespace) -> int:
     return 0
 
 
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-
-
 def _cell(text: str, width: int) -> str:
-    while _width(text) > width:
+    while display_width(text) > width:
         text = text[:-2] + "…"
-    return text + " " * (width - _width(text))
+    return text + " " * (width - display_width(text))
 
 
 def _shown(path: str) -> str:
@@ -117,7 +114,7 @@ def table(summary, *, undo: bool = False) -> str:
              "-" if r.new is None else ("; ".join(r.new) or "(no genre field)"),
              "" if r.confidence is None else f"{r.confidence:.0%}", r.note]
             for r in summary.rows]
-    widths = [min(48, max([_width(h)] + [_width(r[i]) for r in rows])) for i, h in enumerate(head)]
+    widths = [min(48, max([display_width(h)] + [display_width(r[i]) for r in rows])) for i, h in enumerate(head)]
     lines = [" | ".join(_cell(h, w) for h, w in zip(head, widths[:-1])) + " | " + head[-1]]
     lines.append("-+-".join("-" * w for w in widths))
     for r in rows:
@@ -127,7 +124,7 @@ def table(summary, *, undo: bool = False) -> str:
 
 def cmd_tag(args: argparse.Namespace) -> int:
     from ..errors import GenrescopeError
-    from .run import TagOptions, tag_files, undo_files
+    from ..tags.run import TagOptions, tag_files, undo_files
 
     if args.min_confidence is not None and not 0 <= args.min_confidence <= 1:
         raise GenrescopeError("--min-confidence is a probability between 0 and 1.")
