@@ -192,14 +192,15 @@ def cmd_spectrogram(args) -> int:
 
 def cmd_explain(args) -> int:
     from .explain import explain
+    from .files import write_text_atomically
     from .plot import save_explanation
 
     why = explain(load_classifier(args), args.file, offset_s=args.offset,
                   duration_s=args.duration, genre=args.genre, budget=args.budget)
     save_explanation(why, args.output, lang=args.lang)
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as out:
-            json.dump(why.to_dict(args.lang) | {"file": args.file}, out, ensure_ascii=False)
+        write_text_atomically(args.json, json.dumps(why.to_dict(args.lang) | {"file": args.file},
+                                                    ensure_ascii=False))
     band, cell = why.peak()
     (t0, t1), (f0, f1) = why.time_s[cell], why.freq_hz[band]
     print(f"{args.output}: {why.genre.name(args.lang)} {why.probability:.1%}; strongest part "

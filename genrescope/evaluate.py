@@ -33,6 +33,7 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 from .calibration import Reliability, reliability, reliability_figure
 from .dataset import LabelledFile
 from .errors import GenrescopeError
+from .files import save_figure, write_text_atomically
 
 OTHER = "(other)"
 
@@ -161,12 +162,12 @@ class EvaluationReport:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         json_path, png_path = folder / "report.json", folder / "confusion.png"
-        json_path.write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=2) + "\n",
-                             encoding="utf-8")
-        confusion_figure(self).savefig(png_path, dpi=120)
+        write_text_atomically(json_path,
+                              json.dumps(self.to_dict(), ensure_ascii=False, indent=2) + "\n")
+        save_figure(confusion_figure(self), png_path, dpi=120)
         if self.reliability is not None:
-            reliability_figure(self.reliability, self.model).savefig(
-                folder / "reliability.png", dpi=120)
+            save_figure(reliability_figure(self.reliability, self.model),
+                        folder / "reliability.png", dpi=120)
         return json_path, png_path
 
 

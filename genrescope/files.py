@@ -55,3 +55,12 @@ def write_text_atomically(path: str | os.PathLike, text: str) -> None:
     :func:`replaced_atomically`)."""
     with replaced_atomically(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def save_figure(fig, path: str | os.PathLike, *, dpi: int = 100) -> str:
+    """Write ``fig`` to ``path`` (format by extension, PNG without one) through a
+    temporary file renamed over ``path``: a reader never sees half a picture."""
+    path = os.fspath(path)
+    with replaced_atomically(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format=os.path.splitext(path)[1][1:].lower() or "png")
+    return path

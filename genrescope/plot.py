@@ -11,6 +11,7 @@ import librosa
 import numpy as np
 from PIL import Image
 
+from .files import replaced_atomically, save_figure
 from .predict import Prediction
 from .timeline import Timeline, clock
 
@@ -112,15 +113,17 @@ def save_spectrogram(prediction: Prediction, path: str | os.PathLike, *,
     path = os.fspath(path)
     if not raw:
         fig = spectrogram_figure(prediction, title=os.path.basename(prediction.source or ""))
-        fig.savefig(path, dpi=100)
+        save_figure(fig, path)
         return [path]
     images = prediction.images
     stem, ext = os.path.splitext(path)
     paths = [path] if len(images) == 1 else [f"{stem}_{i + 1}{ext or '.png'}"
                                              for i in range(len(images))]
     for image, out in zip(images, paths):
-        Image.fromarray(image).save(out)
+        with replaced_atomically(out) as tmp:
+            Image.fromarray(image).save(tmp)
     return paths
+
 
 
 def _pitch_axis(prediction: Prediction):
@@ -290,9 +293,9 @@ def save_explanation(explanation, path: str | os.PathLike, *, lang: str = "en") 
     """Write :func:`explanation_figure` to ``path`` (PNG, JPEG, SVG, PDF by extension)."""
     path = os.fspath(path)
     source = explanation.prediction.source if explanation.prediction is not None else None
-    explanation_figure(explanation, lang=lang,
-                       title=os.path.basename(source) if source else None).savefig(path, dpi=100)
-    return path
+    return save_figure(explanation_figure(explanation, lang=lang,
+                                          title=os.path.basename(source) if source else None),
+                       path)
 
 
 def _fonts(lang: str) -> list[str]:

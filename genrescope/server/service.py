@@ -24,6 +24,7 @@ from starlette.requests import ClientDisconnect
 
 from ..audio import decode_limit
 from ..errors import GenrescopeError
+from ..files import write_text_atomically
 from ..models.registry import DEFAULT_MODEL, ModelEntry, find_models, models_dir, resolve
 from ..predict import Classifier, Prediction
 from .uploads import MIN_UPLOAD_RATE, UPLOAD_GRACE_S, UPLOAD_IDLE_S, MultipartUpload
@@ -200,8 +201,8 @@ class Service:
         self.save_dir.mkdir(parents=True, exist_ok=True)
         stem = self.save_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
         shutil.copyfile(path, stem.with_suffix(ext or ".bin"))
-        stem.with_suffix(".json").write_text(json.dumps(result, ensure_ascii=False, indent=2),
-                                             encoding="utf-8")
+        write_text_atomically(stem.with_suffix(".json"),
+                              json.dumps(result, ensure_ascii=False, indent=2))
 
 
 def hide_path(exc: GenrescopeError, path, shown: str) -> GenrescopeError:
