@@ -150,6 +150,47 @@ def test_unknown_model_and_bad_config(tmp_path):
         Classifier.load(bundle)
 
 
+def test_config_is_typed_and_validated(tmp_path):
+    """config.json is read once into a BundleConfig: an unknown key or a value of
+    the wrong type is refused with a message naming the bundle and the key."""
+    from genrescope.models.config import AMBIGUOUS_BELOW, BundleConfig
+    from genrescope.models.registry import resolve
+
+    bundle = tmp_path / "mine"
+    bundle.mkdir()
+    good = {"name": "mine", "architecture": "vgg11_bn", "labels": ["a", "b"]}
+    for bad, words in (({**good, "labels_typo": []}, "labels_typo: unknown key"),
+                       ({**good, "calibration": {"unsure_below": "high"}},
+                        "calibration.unsure_below"),
+                       ({**good, "calibration": {"temperature": -1}}, "temperature"),
+                       ({**good, "output": "relu"}, "output"),
+                       ({**good, "labels": []}, "labels")):
+        (bundle / "config.json").write_text(json.dumps(bad))
+        with pytest.raises(GenrescopeError, match=words) as err:
+            Classifier.load(bundle)
+        assert str(bundle / "config.json") in str(err.value)
+    config = BundleConfig.parse(good)
+    assert config.calibration.unsure_below == AMBIGUOUS_BELOW and config.not_music is None
+    assert config.scores_sum_to_one and config.raw == good
+    # the registry reads a bundle's config once per version of the file
+    (bundle / "config.json").write_text(json.dumps(good))
+    assert resolve(bundle).config is resolve(bundle).config
+    (bundle / "config.json").write_text(json.dumps({**good, "display_name": "Mine"}))
+    os.utime(bundle / "config.json", ns=(1, 1))
+    assert resolve(bundle).config.display_name == "Mine"
+
+
+def test_model_families_come_from_one_table():
+    from genrescope.models.registry import FAMILIES, model_family
+    from genrescope.models.vgg import PLANS
+
+    for architecture in [*FAMILIES, *PLANS]:
+        assert model_family(architecture).__name__ in ("VggImageModel", FAMILIES.get(
+            architecture, ("", ""))[1])
+    with pytest.raises(GenrescopeError, match="unknown architecture 'nope'"):
+        model_family("nope")
+
+
 def test_user_bundle_with_safetensors(tmp_path):
     from safetensors.torch import save_file
 
