@@ -80,7 +80,7 @@ def create_app(models_dir=None, model=None, examples_dir=None, max_upload_mb=100
     from ..library import Library
     from .explain import explain_router
     from .library import library_router
-    from .page import PAGE_CSS, build_page, examples as page_examples
+    from .page import PAGE_CSS, PAGE_HEAD, build_page, examples as page_examples
 
     pool = ModelPool(models_dir, device, model, precision=precision)
     service = Service(pool, max_upload_mb=max_upload_mb, save_dir=save_dir, tmp_dir=tmp_dir,
@@ -108,6 +108,7 @@ def create_app(models_dir=None, model=None, examples_dir=None, max_upload_mb=100
     app = gr.mount_gradio_app(
         app, blocks, path="/", footer_links=["api"], run_history=False, ssr_mode=False,
         mcp_server=False, pwa=False, allowed_paths=sorted(set(allowed)), css=PAGE_CSS,
+        head=PAGE_HEAD,
         max_file_size=service.max_upload_bytes, show_error=True)
     # mount_gradio_app() does not mark the page launched, and Gradio checks that
     # an input file was uploaded by the client only once it is (issue 17)

@@ -21,9 +21,10 @@ from .guard import REFUSED, guarded_blocks, is_page_file
 from .insight import insight_section, summary as insight_summary
 from .library import library_tab
 from .render import render as _render, summary as _summary
+from .style import PAGE_CSS, PAGE_HEAD
 from .text import TEXT
 
-__all__ = ["REFUSED", "build_page", "examples", "is_page_file"]
+__all__ = ["PAGE_CSS", "PAGE_HEAD", "REFUSED", "build_page", "examples", "is_page_file"]
 
 
 #: The shipped example clips: short excerpts of freely licensed recordings,
@@ -50,14 +51,6 @@ def example_info(paths: list[str]) -> dict:
         stem = Path(path).stem
         info[path] = {"en": stem, "zh": stem, "credit": ""} | table.get(Path(path).name, {})
     return info
-
-
-#: The page's own style (passed to ``gr.mount_gradio_app`` by the server):
-#: the title never breaks inside a word on a phone.
-PAGE_CSS = """
-#intro h2 { overflow-wrap: normal; word-break: keep-all; hyphens: none; }
-#headline h2 { margin: 0.2em 0; font-size: 2.2em; }
-"""
 
 
 def build_page(service: Service, examples: list[str], library=None):
