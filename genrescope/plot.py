@@ -145,9 +145,9 @@ def _pitch_axis(prediction: Prediction):
     return ticks, labels, "Frequency (Hz)"
 
 
-#: Fonts tried for Chinese text, after matplotlib's default (first one installed wins).
 #: The CJK font shipped for Chinese pictures (:func:`cjk_family`).
-CJK_FONT_FILE = Path(__file__).resolve().parent / "assets" / "fonts" / "WenQuanYiMicroHei-GB2312.ttf"
+CJK_FONT_FILE = (Path(__file__).resolve().parent / "assets" / "fonts"
+                 / "WenQuanYiMicroHei-GB2312.ttf")
 _CJK_NAME: list[str] = []
 _CJK_LOCK = threading.Lock()
 #: Installed CJK fonts used after the shipped one (characters beyond GB 2312).

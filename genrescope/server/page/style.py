@@ -6,6 +6,8 @@ by the server (:func:`genrescope.server.app.create_app`).
 
 from __future__ import annotations
 
+import json
+
 #: The page's own style: the title never breaks inside a word on a phone;
 #: the pictures keep their width and Gradio's icons never cover their
 #: legends; table cells break between words only.
@@ -13,8 +15,6 @@ PAGE_CSS = """
 #intro h2 { overflow-wrap: normal; word-break: keep-all; hyphens: none; }
 #headline h2 { margin: 0.2em 0; font-size: 2.2em; }
 #db-line p { margin: 0; }
-#spectrogram button, #lib-timeline button, #timeline button { opacity: 0.0; }
-#spectrogram:hover button, #lib-timeline:hover button, #timeline:hover button { opacity: 1; }
 #lib-similar table { table-layout: auto; width: 100%; }
 #lib-similar td, #lib-similar th { word-break: normal; overflow-wrap: anywhere;
                                    hyphens: none; }
@@ -47,4 +47,61 @@ MIC_SCRIPT = """<script>
 })();
 </script>"""
 
-PAGE_HEAD = MIC_SCRIPT
+#: Gradio's own words on the page and their Chinese (from Gradio's zh-CN
+#: locale). Gradio picks its words from the browser's language once, at load;
+#: the page's language switch calls ``window.genrescopeLang`` (see
+#: :data:`WORDS_SCRIPT`), which swaps them, now and in whatever Gradio draws later.
+GRADIO_ZH = {
+    "Drop File Here": "将文件拖放到此处", "- or -": "- 或 -", "Click to Upload": "点击上传",
+    "Drop Audio Here": "将音频拖放到此处", "Record": "录制", "Stop": "停止",
+    "Pause": "暂停", "Resume": "继续", "Play": "播放", "Waiting": "等待中",
+    "No microphone found": "找不到麦克风", "Record from microphone": "从麦克风录制",
+    "Stop recording": "停止录制", "Use via API": "通过 API 使用",
+    "Built with Gradio": "使用 Gradio 构建", "Settings": "设置", "Clear": "清除",
+    "Download": "下载", "Share": "分享", "Undo": "撤销", "Edit": "编辑", "Remove": "移除",
+    "Error": "错误", "Trim": "剪辑", "Reset": "重置", "Upload": "上传", "Microphone": "麦克风",
+    "Select input device": "选择输入设备", "Loading...": "加载中……",
+}
+
+WORDS_SCRIPT = """<script>
+(() => {
+  const ZH = %s, EN = {}, ATTRS = ["title", "aria-label", "placeholder"];
+  for (const [en, zh] of Object.entries(ZH)) EN[zh] = en;
+  let table = null;
+  const swap = (text) => {
+    const key = text.trim();
+    return table && Object.hasOwn(table, key) ? text.replace(key, table[key]) : null;
+  };
+  const visit = (node) => {
+    if (node.nodeType === 3) {
+      const next = swap(node.nodeValue);
+      if (next !== null) node.nodeValue = next;
+      return;
+    }
+    if (node.nodeType !== 1) return;
+    for (const a of ATTRS) {
+      const v = node.getAttribute(a), next = v && swap(v);
+      if (next) node.setAttribute(a, next);
+    }
+    if (node.tagName === "OPTION" || node.childNodes.length) node.childNodes.forEach(visit);
+    if (node.shadowRoot) node.shadowRoot.childNodes.forEach(visit);
+  };
+  new MutationObserver((changes) => {
+    if (table !== ZH) return;
+    for (const c of changes) {
+      if (c.type === "characterData") visit(c.target);
+      else if (c.type === "attributes") visit(c.target);
+      else c.addedNodes.forEach(visit);
+    }
+  }).observe(document.documentElement, {subtree: true, childList: true, characterData: true,
+                                        attributes: true, attributeFilter: ATTRS});
+  window.genrescopeLang = (lang) => {
+    table = lang === "zh" ? ZH : EN;
+    document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+    visit(document.body);
+    if (lang !== "zh") table = null;
+  };
+})();
+</script>""" % json.dumps(GRADIO_ZH, ensure_ascii=False)
+
+PAGE_HEAD = MIC_SCRIPT + "\n" + WORDS_SCRIPT
