@@ -73,7 +73,7 @@ def test_library_tab_search_track_similar_map(lib_page):
     pg.wait_for_selector("#lib-timeline img", state="visible")
     assert "0:00-" in pg.inner_text("#lib-segments")
     similar = pg.inner_text("#lib-similar")
-    assert "genre mix" in similar and "alike" in similar       # each hit says why
+    assert similar.count("sounds") >= 2 and "alike" in similar  # each hit says why
     assert "track03" not in similar.split("Why it is near", 1)[1]   # not itself
     src = pg.get_attribute("#lib-player audio", "src")
     status = pg.evaluate("async s => { const r = await fetch(s);"
