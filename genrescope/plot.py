@@ -251,13 +251,14 @@ def timeline_figure(timeline: Timeline, *, lang: str = "en", top_k: int = 5,
     -------
     matplotlib.figure.Figure
     """
-    from matplotlib import colormaps
     from matplotlib.figure import Figure
+
+    from .palette import genre_colour
 
     text, family = _TEXT[lang], _fonts(lang)
     probs = timeline.probabilities
     order = [int(i) for i in np.argsort(-probs.mean(axis=0), kind="stable")[:max(1, top_k)]]
-    colours = {g: colormaps["tab10"](k % 10) for k, g in enumerate(order)}
+    colours = {g: genre_colour(timeline.genres[g].id) for g in order}
     edges = np.array([c.start_s for c in timeline.chunks] + [timeline.chunks[-1].end_s])
     fig = Figure(figsize=(width_in, 3.2), layout="constrained")
     ax, seg_ax = fig.subplots(2, 1, sharex=True, height_ratios=(5, 1))

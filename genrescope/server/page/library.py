@@ -89,13 +89,20 @@ def _similar_table(hits: list, lang: str) -> str:
     t = TEXT[lang]
     rows = [f"| {t['track']} | {t['similarity']} | {t['why']} |", "|---|---|---|"]
     for h in hits:
-        rows.append(f"| {_cell(h.track.title)} | {h.similarity:.2f} | {_cell(h.reason(lang))} |")
+        rows.append(f"| {_name_cell(h.track.title)} | {h.similarity:.2f} | "
+                    f"{_cell(h.reason(lang))} |")
     return f"**{t['similar']}**\n\n" + "\n".join(rows) if hits else ""
 
 
 def _cell(text: str) -> str:
     """``text`` shown literally in Markdown (file names hold ``_``, ``*``, ``|``...)."""
     return re.sub(r"([\\`*_{}\[\]()<>#+!|~-])", r"\\\1", html.escape(text, quote=False))
+
+
+def _name_cell(title: str) -> str:
+    """A track name for a narrow table cell: it may break after ``.``, ``_``,
+    ``-`` or a space, never inside a word (``classical.<wbr>00002``)."""
+    return re.sub(r"(\\?[._\-])(?=\S)", r"\1<wbr>", _cell(title))
 
 
 #: Run in the map's frame: plotly draws at the frame's size once it has one

@@ -9,19 +9,25 @@ from __future__ import annotations
 import json
 
 #: The page's own style: the title never breaks inside a word on a phone;
-#: the pictures keep their width and Gradio's icons never cover their
-#: legends; table cells break between words only.
+#: the pictures keep a readable width (on a phone they scroll sideways
+#: instead of shrinking); table cells break between words only (names after
+#: their dots and underscores, see :func:`.library._cell`).
 PAGE_CSS = """
 #intro h2 { overflow-wrap: normal; word-break: keep-all; hyphens: none; }
 #headline h2 { margin: 0.2em 0; font-size: 2.2em; }
 #db-line p { margin: 0; }
-#lib-similar table { table-layout: auto; width: 100%; }
-#lib-similar td, #lib-similar th { word-break: normal; overflow-wrap: anywhere;
-                                   hyphens: none; }
-#lib-similar td:first-child { min-width: 7em; }
+#lib-similar table { width: 100%; display: block; overflow-x: auto; }
+#lib-similar td, #lib-similar th { word-break: normal; overflow-wrap: normal; hyphens: none; }
+#lib-similar th, #lib-similar td:nth-child(2) { white-space: nowrap; }
 @media (max-width: 640px) {
-  #spectrogram, #lib-timeline, #timeline { margin-left: -8px; margin-right: -8px; }
-  #lib-similar td:first-child { min-width: 6em; }
+  #spectrogram .image-container, #timeline .image-container, #lib-timeline .image-container,
+  #why-image .image-container { overflow-x: auto; }
+  #spectrogram .image-container > button, #timeline .image-container > button,
+  #lib-timeline .image-container > button, #why-image .image-container > button {
+    justify-content: flex-start; }
+  #spectrogram img, #timeline img, #lib-timeline img, #why-image img {
+    min-width: 640px; max-width: none; }
+  #lib-similar td, #lib-similar th { padding: 6px 6px; }
 }
 """
 
