@@ -78,6 +78,7 @@ def create_app(models_dir=None, model=None, examples_dir=None, max_upload_mb=100
     from fastapi_offline import FastAPIOffline
 
     from ..library import Library
+    from .docs import serve_redoc
     from .explain import explain_router
     from .library import library_router
     from .page import PAGE_CSS, PAGE_HEAD, build_page, examples as page_examples
@@ -96,6 +97,7 @@ def create_app(models_dir=None, model=None, examples_dir=None, max_upload_mb=100
     app = FastAPIOffline(title="genrescope", version=__version__, lifespan=lifespan,
                          description="Offline music-genre classifier. See docs/api.md.")
     app.state.service, app.state.pool = service, pool
+    serve_redoc(app)                                  # ReDoc without its CDN logo
     add_error_handlers(app, pool)
     app.state.library = library = None if db is None else Library(db, models_dir=models_dir)
     app.include_router(api_router(service))
