@@ -110,4 +110,23 @@ WORDS_SCRIPT = """<script>
 })();
 </script>""" % json.dumps(GRADIO_ZH, ensure_ascii=False)
 
-PAGE_HEAD = MIC_SCRIPT + "\n" + WORDS_SCRIPT
+#: A refused upload (a file type genrescope does not read) left the upload
+#: box showing a red "Error" over its drop zone until its × was clicked; the
+#: message stays in Gradio's toast, and the box takes the next file after
+#: :data:`REFUSED_SHOWN_MS`.
+REFUSED_SHOWN_MS = 2500
+UPLOAD_SCRIPT = """<script>
+(() => {
+  const pending = new WeakSet();
+  new MutationObserver(() => {
+    for (const tracker of document.querySelectorAll("#upload [data-testid=status-tracker]")) {
+      const button = tracker.querySelector(".clear-status button");
+      if (!tracker.querySelector(".error") || !button || pending.has(button)) continue;
+      pending.add(button);
+      setTimeout(() => button.isConnected && button.click(), %d);
+    }
+  }).observe(document.documentElement, {subtree: true, childList: true});
+})();
+</script>""" % REFUSED_SHOWN_MS
+
+PAGE_HEAD = "\n".join([MIC_SCRIPT, WORDS_SCRIPT, UPLOAD_SCRIPT])
