@@ -255,8 +255,16 @@ def _wire(ui: SimpleNamespace, analyse, models: Models, info: dict, library) -> 
         result in the language selected now."""
         event.then(_show, [ui.state, ui.lang], shown, queue=False, **private)
 
-    # an upload or an example clip: the player shows it; its change analyses
-    ui.upload.change(lambda path: path, ui.upload, ui.audio, queue=False, **private)
+    def audio_label(path, lang):
+        return TEXT[lang]["audio_file" if path else "audio"]
+
+    # an upload or an example clip: the player shows it, labelled so; its change analyses
+    # (an example clip comes with the upload box's first label: set it again)
+    ui.upload.change(lambda path, lang: (gr.update(value=path, label=audio_label(path, lang)),
+                                         gr.update(label=TEXT[lang]["upload"])),
+                     [ui.upload, ui.lang], [ui.audio, ui.upload], queue=False, **private)
+    ui.audio.clear(lambda lang: (None, gr.update(label=audio_label(None, lang))),
+                   ui.lang, [ui.upload, ui.audio], queue=False, **private)
     redraw(ui.audio.change(analyse, ins, outs, api_name="classify",
                            concurrency_id="analysis", concurrency_limit=MAX_ANALYSES))
     for trigger in (ui.run.click, ui.model.change, ui.seconds.change, ui.offset.change):
@@ -266,10 +274,10 @@ def _wire(ui: SimpleNamespace, analyse, models: Models, info: dict, library) -> 
                                  queue=False, **private).then(
         analyse, ins, outs, concurrency_id="analysis", **private))
 
-    def relabel(lang, state):
+    def relabel(lang, state, uploaded):
         t = TEXT[lang]
         return (t["intro"], library_line(library, lang), gr.update(label=t["analyse_tab"]),
-                gr.update(label=t["lang"]), gr.update(label=t["audio"]),
+                gr.update(label=t["lang"]), gr.update(label=audio_label(uploaded, lang)),
                 gr.update(label=t["upload"]), t["run"], gr.update(label=t["model"]),
                 models.more(lang), models.help(lang),
                 gr.update(label=t["seconds"], choices=seconds_choices(lang)),
@@ -277,7 +285,7 @@ def _wire(ui: SimpleNamespace, analyse, models: Models, info: dict, library) -> 
                 gr.update(label=t["examples"], sample_labels=[v[lang] for v in info.values()]),
                 credits(info, lang), *_show(state, lang))
 
-    ui.lang.change(relabel, [ui.lang, ui.state],
+    ui.lang.change(relabel, [ui.lang, ui.state, ui.upload],
                    [ui.intro, ui.db_line, ui.tab, ui.lang, ui.audio, ui.upload, ui.run,
                     ui.model, ui.more, ui.help, ui.seconds, ui.offset, ui.spectrogram,
                     ui.examples, ui.credit, *shown], queue=False, **private)

@@ -11,11 +11,16 @@ import json
 #: The page's own style: the title never breaks inside a word on a phone;
 #: the pictures keep a readable width (on a phone they scroll sideways
 #: instead of shrinking); table cells break between words only (names after
-#: their dots and underscores, see :func:`.library._cell`).
+#: their dots and underscores, see :func:`.library._name_cell`); the live
+#: waveform while recording drawn 3x taller (Gradio draws it unnormalised:
+#: music, recorded without automatic gain, looked flat; the recording itself
+#: is untouched).
 PAGE_CSS = """
 #intro h2 { overflow-wrap: normal; word-break: keep-all; hyphens: none; }
 #headline h2 { margin: 0.2em 0; font-size: 2.2em; }
 #db-line p { margin: 0; }
+#audio [data-testid=microphone-waveform] { overflow: hidden; }
+#audio [data-testid=microphone-waveform] > div { transform: scaleY(3); }
 #lib-similar table { width: 100%; display: block; overflow-x: auto; }
 #lib-similar td, #lib-similar th { word-break: normal; overflow-wrap: normal; hyphens: none; }
 #lib-similar th, #lib-similar td:nth-child(2) { white-space: nowrap; }
