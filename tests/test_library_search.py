@@ -125,6 +125,25 @@ def test_map_opens_offline(library, tmp_path):
     assert "track01" in text and "Library map: 11 tracks" in text
     assert "<script src=\"http" not in text and "cdn.plot.ly" not in text.split("<body>")[-1][:2000]
     assert len(text) > 1_000_000                                    # plotly.js is inlined
+    # one colour per genre, whatever the language and the library (genrescope.palette)
+    from genrescope.palette import genre_colour
+
+    with Library(db) as lib:
+        labels = {t.top[0][0] for t in lib.tracks(None, limit=100) if t.top}
+        lib.write_map(tmp_path / "zh.html", lang="zh")
+    zh = (tmp_path / "zh.html").read_text(encoding="utf-8")
+    for label in labels:
+        assert f'"color":"{genre_colour(label)}"' in text.replace(" ", "")
+        assert f'"color":"{genre_colour(label)}"' in zh.replace(" ", "")
+
+
+def test_palette_is_colour_blind_safe_and_stable():
+    from genrescope.palette import GENRE_COLOURS, OKABE_ITO, TOL_MUTED, genre_colour
+
+    assert genre_colour("jazz") != genre_colour("classical")
+    assert set(GENRE_COLOURS.values()) <= set(OKABE_ITO + TOL_MUTED) | {"#777777"}
+    assert len(set(GENRE_COLOURS.values())) == len(GENRE_COLOURS)
+    assert genre_colour("Symphony") == genre_colour("symphony") == genre_colour("Symphony")
 
 
 def test_cli_similar_playlist_library(library, tmp_path, capsys):
