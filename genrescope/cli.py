@@ -132,15 +132,17 @@ def cmd_classify(args) -> int:
         print()
     elif args.format == "csv":
         writer = csv.writer(sys.stdout)
-        writer.writerow(["file", "model", "rank", "label", "name", "probability", "warnings",
-                         "error"])
+        writer.writerow(["file", "model", "rank", "label", "name", "probability", "styles",
+                         "warnings", "error"])
         for r in results:
             warnings = "; ".join(w["code"] for w in r.get("warnings", []))
+            styles = "; ".join(f"{g['name']} {g['probability']:.6f}"    # the file's, each row
+                               for g in r.get("styles", []))
             for rank, g in enumerate(r.get("top", []), 1):
                 writer.writerow([r["file"], r["model"], rank, g["label"], g["name"],
-                                 f"{g['probability']:.6f}", warnings, ""])
+                                 f"{g['probability']:.6f}", styles, warnings, ""])
             if "error" in r:
-                writer.writerow([r["file"], r["model"], "", "", "", "", "", r["error"]])
+                writer.writerow([r["file"], r["model"], "", "", "", "", "", "", r["error"]])
     if failed and len(files) > 1:
         print(f"genrescope: {failed} of {len(files)} files could not be classified",
               file=sys.stderr)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import textwrap
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from .calibration import Reliability, reliability, reliability_figure
 from .dataset import LabelledFile
 from .errors import GenrescopeError
 from .files import save_figure, write_text_atomically
+from .overlap import Overlap, training_overlap
 
 OTHER = "(other)"
 
@@ -82,6 +84,9 @@ class EvaluationReport:
     reliability : Reliability or None
         Calibration of the top-1 probabilities (``reliability.ece``: expected
         calibration error over 10 bins), see :mod:`genrescope.calibration`.
+    overlap : Overlap or None
+        Evaluated files that were the model's training files (when its
+        bundle records them), see :mod:`genrescope.overlap`.
     """
 
     model: str
@@ -98,6 +103,7 @@ class EvaluationReport:
     label_map: dict | None = None
     duration_s: float | None = None
     reliability: Reliability | None = None
+    overlap: Overlap | None = None
 
     def __post_init__(self):
         if self.reliability is None and self.files:
@@ -112,7 +118,9 @@ class EvaluationReport:
     def table(self) -> str:
         """The summary as printed: headline figures and the per-class table."""
         width = max([len(x) for x in self.labels] + [5])
-        lines = [f"model {self.model}: {len(self.files)} files"
+        caution = self.overlap.warning(self.model) if self.overlap else None
+        lines = [*textwrap.wrap(caution, 78), ""] if caution else []
+        lines += [f"model {self.model}: {len(self.files)} files"
                  + (f", {len(self.failed)} failed" if self.failed else ""),
                  f"  accuracy        {self.accuracy:6.1%}",
                  f"  macro-F1        {self.macro_f1:6.3f}",
@@ -148,6 +156,7 @@ class EvaluationReport:
                 "label_map": self.label_map,
                 "ece": self.ece,
                 "reliability": self.reliability.to_dict() if self.reliability else None,
+                "training_overlap": self.overlap.to_dict() if self.overlap else None,
                 "files": [asdict(r) for r in self.files], "failed": self.failed}
 
     def save(self, folder: str | os.PathLike) -> tuple[Path, Path]:
@@ -268,8 +277,11 @@ def evaluate(classifier, items: list[LabelledFile], label_map: dict | None = Non
         top = [[g.label, round(g.probability, 6)] for g in pred.top]
         results.append(file_result(item.path, item.label, top, targets))
     ran = sorted(precisions - {"fp32"})                   # say so when not float32
-    return build_report(classifier.name + (f" ({', '.join(ran)})" if ran else ""), labels,
-                        results, failed, top_k, label_map=label_map, duration_s=duration_s)
+    report = build_report(classifier.name + (f" ({', '.join(ran)})" if ran else ""), labels,
+                          results, failed, top_k, label_map=label_map, duration_s=duration_s)
+    config = getattr(getattr(classifier, "model", None), "config", None)
+    report.overlap = training_overlap([item.path for item in items], config or {})
+    return report
 
 
 def file_result(file, label: str, top: list, targets: dict[str, list[str]]) -> FileResult:

@@ -6,6 +6,8 @@ Uses matplotlib's object API (no pyplot state), so it is safe in a server.
 from __future__ import annotations
 
 import os
+import threading
+from pathlib import Path
 
 import librosa
 import numpy as np
@@ -146,7 +148,12 @@ def _pitch_axis(prediction: Prediction):
     return ticks, labels, "Frequency (Hz)"
 
 
-#: Fonts tried for Chinese text, after matplotlib's default (first one installed wins).
+#: The CJK font shipped for Chinese pictures (:func:`cjk_family`).
+CJK_FONT_FILE = (Path(__file__).resolve().parent / "assets" / "fonts"
+                 / "WenQuanYiMicroHei-GB2312.ttf")
+_CJK_NAME: list[str] = []
+_CJK_LOCK = threading.Lock()
+#: Installed CJK fonts used after the shipped one (characters beyond GB 2312).
 CJK_FONTS = ("WenQuanYi Micro Hei", "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC",
              "SimHei", "Microsoft YaHei", "PingFang SC")
 
@@ -247,13 +254,14 @@ def timeline_figure(timeline: Timeline, *, lang: str = "en", top_k: int = 5,
     -------
     matplotlib.figure.Figure
     """
-    from matplotlib import colormaps
     from matplotlib.figure import Figure
+
+    from .palette import genre_colour
 
     text, family = _TEXT[lang], _fonts(lang)
     probs = timeline.probabilities
     order = [int(i) for i in np.argsort(-probs.mean(axis=0), kind="stable")[:max(1, top_k)]]
-    colours = {g: colormaps["tab10"](k % 10) for k, g in enumerate(order)}
+    colours = {g: genre_colour(timeline.genres[g].id) for g in order}
     edges = np.array([c.start_s for c in timeline.chunks] + [timeline.chunks[-1].end_s])
     fig = Figure(figsize=(width_in, 3.2), layout="constrained")
     ax, seg_ax = fig.subplots(2, 1, sharex=True, height_ratios=(5, 1))
@@ -299,11 +307,32 @@ def save_explanation(explanation, path: str | os.PathLike, *, lang: str = "en") 
 
 
 def _fonts(lang: str) -> list[str]:
-    """Font families for ``lang``: matplotlib's default, then an installed CJK font."""
+    """Font families for ``lang``: matplotlib's default; for Chinese then the
+    CJK font shipped with genrescope (:func:`cjk_family`) and an installed
+    CJK font, if any, for characters beyond GB 2312."""
     from matplotlib import font_manager, rcParams
 
     families = list(rcParams["font.sans-serif"][:1]) or ["DejaVu Sans"]
     if lang == "zh":
-        installed = {f.name for f in font_manager.fontManager.ttflist}
-        families += [f for f in CJK_FONTS if f in installed][:1]
+        families.append(cjk_family())
+        installed = {f.name for f in font_manager.fontManager.ttflist
+                     if Path(f.fname) != CJK_FONT_FILE}
+        families += [f for f in CJK_FONTS if f in installed and f not in families][:1]
     return families
+
+
+def cjk_family() -> str:
+    """The family name of the shipped CJK font, registered with matplotlib's
+    font manager on first use (not at import: English pictures never load it).
+
+    The font is WenQuanYi Micro Hei (Apache-2.0) cut to GB 2312 by
+    ``tools/build_cjk_font.py``: Chinese pictures need no installed font and
+    no font cache rebuild.
+    """
+    from matplotlib import font_manager
+
+    with _CJK_LOCK:
+        if not _CJK_NAME:
+            font_manager.fontManager.addfont(str(CJK_FONT_FILE))
+            _CJK_NAME.append(font_manager.FontProperties(fname=str(CJK_FONT_FILE)).get_name())
+    return _CJK_NAME[0]

@@ -304,3 +304,16 @@ def test_pool_loads_in_the_asked_precision(official_models_dir):
 
     pool = ModelPool(official_models_dir, "cpu", MODEL, precision="fp32")
     assert pool.get().model.precision == "fp32"
+
+
+def test_redoc_bundle_names_no_outside_host(client):
+    """Issue 26: ReDoc's logo came from cdn.redoc.ly, which the docs' CSP
+    blocks (a CSP error on every /redoc): the served bundle has no outside URL."""
+    page = client.get("/redoc")
+    assert page.status_code == 200 and "static-offline-docs/redoc.standalone.js" in page.text
+    bundle = client.get("/static-offline-docs/redoc.standalone.js")
+    assert bundle.status_code == 200 and len(bundle.content) > 500_000
+    assert bundle.headers["content-type"].startswith("text/javascript")
+    assert b"cdn.redoc.ly" not in bundle.content and b"redocly logo" in bundle.content
+    swagger = client.get("/static-offline-docs/swagger-ui.css")      # the mount still serves
+    assert swagger.status_code == 200

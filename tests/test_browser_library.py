@@ -73,7 +73,7 @@ def test_library_tab_search_track_similar_map(lib_page):
     pg.wait_for_selector("#lib-timeline img", state="visible")
     assert "0:00-" in pg.inner_text("#lib-segments")
     similar = pg.inner_text("#lib-similar")
-    assert "genre mix" in similar and "alike" in similar       # each hit says why
+    assert similar.count("sounds") >= 2 and "alike" in similar  # each hit says why
     assert "track03" not in similar.split("Why it is near", 1)[1]   # not itself
     src = pg.get_attribute("#lib-player audio", "src")
     status = pg.evaluate("async s => { const r = await fetch(s);"
@@ -90,7 +90,7 @@ def test_library_tab_search_track_similar_map(lib_page):
     pg.screenshot(path=str(out), full_page=True)
 
     pg.click("#lang label:has-text('中文')")
-    pg.wait_for_function("document.querySelector('#lib-similar').innerText.includes('流派构成')",
+    pg.wait_for_function("document.querySelector('#lib-similar').innerText.includes('听起来')",
                          timeout=TIMEOUT_MS)
     assert pg.locator("button[role=tab]:has-text('音乐库')").count() == 1
     frame.locator("text=音乐库地图").wait_for(timeout=TIMEOUT_MS)
@@ -110,3 +110,90 @@ def test_library_tab_search_by_genre(lib_page):
     pg.wait_for_function("n => document.querySelectorAll('#lib-results label').length === n",
                          arg=count, timeout=TIMEOUT_MS)
     assert all(genre_name in t for t in _results(pg))
+
+
+def _open(browser, base, width, lang="en"):  # noqa: F811
+    context = browser.new_context(viewport={"width": width, "height": 900},
+                                  is_mobile=width < 500, has_touch=width < 500)
+    context.set_default_timeout(TIMEOUT_MS)
+    outside = block_outside(context, ("data:", "blob:", "about:"))
+    pg = context.new_page()
+    pg.goto(base + "/", wait_until="load")
+    pg.wait_for_selector("#audio")
+    if lang == "zh":
+        pg.click("#lang label:has-text('中文')")
+        pg.wait_for_function("document.querySelector('#intro').innerText.includes('音乐')")
+    return context, pg, outside
+
+
+@pytest.mark.browser
+def test_library_is_a_tab_announced_at_the_top(browser, library_server):  # noqa: F811
+    """Issue 26: the Library is a tab beside Analyse, and a line under the
+    title says a library is loaded; Gradio's own words follow the language."""
+    context, pg, outside = _open(browser, library_server, 1280)
+    tabs = [t.strip() for t in pg.locator("button[role=tab]").all_inner_texts()]
+    assert tabs[:2] == ["Analyse", "Library"], tabs
+    line = pg.inner_text("#db-line")
+    assert "library is loaded (9 tracks)" in line and "Library" in line
+    assert pg.locator("#db-line").bounding_box()["y"] < pg.locator("#audio").bounding_box()["y"]
+    assert "Drop File Here" in pg.inner_text("#upload")
+    pg.click("#lang label:has-text('中文')")
+    pg.wait_for_function("document.querySelector('#db-line').innerText.includes('音乐库')")
+    pg.wait_for_function("document.querySelector('#upload').innerText.includes('将文件拖放到此处')")
+    upload_text = pg.inner_text("#upload")
+    assert "Drop File Here" not in upload_text and "Click to Upload" not in upload_text
+    assert "录制" in pg.inner_text("#audio") and "Record" not in pg.inner_text("#audio")
+    assert [t.strip() for t in pg.locator("button[role=tab]").all_inner_texts()][:2] == \
+        ["分析", "音乐库"]
+    pg.click("#lang label:has-text('English')")
+    pg.wait_for_function("document.querySelector('#upload').innerText.includes('Drop File Here')")
+    context.close()
+    assert outside == []
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width, lang", [(1280, "en"), (1280, "zh"), (390, "en"), (390, "zh")])
+def test_library_tab_layout(browser, library_server, width, lang):  # noqa: F811
+    """An empty search lists the library in the page's language (also after a
+    switch); on a phone the similar-tracks table breaks no word and no name
+    mid-word, the pictures keep a readable width and the map title is whole.
+    Screenshots: test-artifacts/library-tab-{width}-{lang}.png."""
+    context, pg, outside = _open(browser, library_server, width)
+    pg.click("button[role=tab]:has-text('Library')")
+    pg.click("#lib-search")                      # no name, any genre: the whole library
+    pg.wait_for_selector("#lib-results label")
+    if lang == "zh":                             # switched after the search: the list follows
+        pg.click("#lang label:has-text('中文')")
+        pg.wait_for_function("[...document.querySelectorAll('#lib-results label')]"
+                             ".some(l => /[\u4e00-\u9fff]/.test(l.innerText))")
+        labels = pg.locator("#lib-results label").all_inner_texts()
+        english = {"Blues", "Classical", "Jazz", "Rock", "Pop", "Country", "Not music"}
+        assert not any(word in label for label in labels for word in english), labels
+    pg.click("#lib-results label >> nth=1")
+    pg.wait_for_selector("#lib-similar table")
+    pg.wait_for_selector("#lib-timeline img", state="attached")
+    pg.wait_for_function("document.querySelector('#lib-timeline img').complete")
+    cells = pg.evaluate("""() => [...document.querySelectorAll('#lib-similar td:first-child,'
+                                    + ' #lib-similar th')].map(c => {
+        const r = document.createRange(); r.selectNodeContents(c);
+        const lines = new Set([...r.getClientRects()].map(x => Math.round(x.top)));
+        return [c.innerText, lines.size];
+    })""")
+    for text, n_lines in cells:                  # a break only where the name has a dot
+        assert n_lines <= 1 + text.count(".") + text.count("_"), (text, n_lines)
+    width_px = pg.evaluate("document.querySelector('#lib-timeline img').getBoundingClientRect()"
+                           ".width")
+    assert width_px >= min(600, width - 100), width_px
+    pg.click("#lib-show-map")
+    frame = pg.frame_locator("#lib-map-frame")
+    frame.locator(".js-plotly-plot .legend").wait_for(timeout=TIMEOUT_MS)
+    title = frame.locator(".gtitle").first
+    box = title.bounding_box()
+    frame_box = pg.locator("#lib-map-frame").bounding_box()
+    assert box["x"] >= frame_box["x"] and box["x"] + box["width"] <= frame_box["x"] + \
+        frame_box["width"], (box, frame_box)
+    out = REPO / "test-artifacts" / f"library-tab-{width}-{lang}.png"
+    out.parent.mkdir(exist_ok=True)
+    pg.screenshot(path=str(out), full_page=True)
+    context.close()
+    assert outside == []

@@ -59,6 +59,9 @@ def test_classify_table_in_chinese_and_csv(capsys, music_folder):
     rows = list(csv.DictReader(io.StringIO(out)))
     assert code == 0 and [r["rank"] for r in rows] == ["1", "2", "3", "4", "5"]
     assert abs(sum(float(r["probability"]) for r in rows) - 1) < 0.5
+    _, out, _ = run(capsys, "classify", str(music_folder / "strings.flac"), "--format", "json")
+    styles = "; ".join(f"{g['name']} {g['probability']:.6f}" for g in json.loads(out)[0]["styles"])
+    assert all(r["styles"] == styles for r in rows)                  # the styles column
 
 
 def test_window_options(capsys, tmp_path):

@@ -281,6 +281,8 @@ def test_cli_evaluate_default_model(tiny_dataset, tmp_path, capsys):
     assert 0 <= data["ece"] <= 1
     assert (tmp_path / "r" / "confusion.png").stat().st_size > 0
     assert (tmp_path / "r" / "reliability.png").stat().st_size > 0
+    assert f"wrote {tmp_path / 'r' / 'reliability.png'}" in out      # says where it is
+    assert "CAUTION" not in out and data["training_overlap"]["n_overlap"] == 0
 
 
 def test_cli_evaluate_user_errors(tiny_dataset, tmp_path, capsys):
@@ -290,3 +292,47 @@ def test_cli_evaluate_user_errors(tiny_dataset, tmp_path, capsys):
     assert err.count("\n") == 1 and "no entry for: disco" in err
     assert main(["evaluate", str(tmp_path / "nothing")]) == 2
     assert "No such folder" in capsys.readouterr().err
+
+
+# -- overlap with the training set (issue 26) --------------------------------
+
+def test_overlap_with_training_files(tmp_path):
+    from genrescope.overlap import fingerprints, training_overlap
+
+    trained = [_clip(tmp_path / "train" / "jazz.00000.wav", "chord", seed=1),
+               _clip(tmp_path / "train" / "rock.00001.wav", "groove", seed=2)]
+    config = {"training": {"fingerprints": fingerprints(trained)}}
+    copy = tmp_path / "eval" / "renamed.wav"
+    copy.parent.mkdir()
+    copy.write_bytes(trained[0].read_bytes())               # the same bytes, another name
+    other_cut = _clip(tmp_path / "eval" / "Rock.00001.flac", "groove", seed=5)  # same name
+    new = _clip(tmp_path / "eval" / "new.wav", "chord", seed=9)
+    overlap = training_overlap([copy, other_cut, new], config)
+    assert overlap.same_bytes == [str(copy)] and overlap.same_name == [str(other_cut)]
+    assert overlap.n_overlap == 2 and overlap.n_files == 3
+    text = overlap.warning("genres")
+    assert text.startswith("CAUTION: 2 of 3 files (67%) overlap") and "never saw" in text
+    assert training_overlap([new], config).warning("genres") is None
+    assert training_overlap([new], {"training": {}}) is None        # nothing recorded
+
+
+def test_evaluate_cautions_when_files_were_training_files(tmp_path):
+    from genrescope.overlap import fingerprints
+
+    files = [_clip(tmp_path / "hiphop" / f"h{i}.wav", "groove", seed=i) for i in range(2)]
+    clf = FakeClassifier({f.name: ["hip_hop", "funk"] for f in files})
+    clf.model = SimpleNamespace(config={"training": {"fingerprints": fingerprints(files[:1])}})
+    report = evaluate(clf, [LabelledFile("hiphop", f) for f in files],
+                      {"hiphop": ["hip_hop"]}, progress=False)
+    table = report.table()
+    assert table.startswith("CAUTION: 1 of 2 files (50%)"), table
+    assert report.to_dict()["training_overlap"]["same_bytes"] == [str(files[0])]
+
+
+def test_default_model_records_its_training_files():
+    """The shipped bundle lists its training files (names and digests)."""
+    config = json.loads((Path(__file__).resolve().parents[1] / "genrescope" / "assets"
+                         / "genres" / "config.json").read_text(encoding="utf-8"))
+    fp = config["training"]["fingerprints"]
+    assert len(fp["sha256"]) == config["training"]["files"]
+    assert "jazz.00000" in fp["names"] and all(len(d) == 16 for d in fp["sha256"])

@@ -69,7 +69,9 @@ def test_similar_finds_the_duplicate_first_with_reasons(library):
         assert all(h.track.path != str(paths[0]) for h in hits)       # not itself
         assert [h.similarity for h in hits] == sorted((h.similarity for h in hits), reverse=True)
         assert hits[0].timeline_similarity == pytest.approx(1.0, abs=1e-3)
-        assert "shares" in hits[0].reason("en") and "共同流派" in hits[0].reason("zh")
+        name = hits[0].track.genre_name(hits[0].track.top[0][0], "en")
+        assert hits[0].reason("en").startswith(f"sounds very alike; both {name}")
+        assert hits[0].reason("zh").startswith("听起来非常相似；都是")
         by_id = lib.similar(hits[0].track.id, k=1)
         assert by_id[0].track.path == str(paths[0])
 
@@ -126,6 +128,25 @@ def test_map_opens_offline(library, tmp_path):
     assert "track01" in text and "Library map: 11 tracks" in text
     assert "<script src=\"http" not in text and "cdn.plot.ly" not in text.split("<body>")[-1][:2000]
     assert len(text) > 1_000_000                                    # plotly.js is inlined
+    # one colour per genre, whatever the language and the library (genrescope.palette)
+    from genrescope.palette import genre_colour
+
+    with Library(db) as lib:
+        labels = {t.top[0][0] for t in lib.tracks(None, limit=100) if t.top}
+        lib.write_map(tmp_path / "zh.html", lang="zh")
+    zh = (tmp_path / "zh.html").read_text(encoding="utf-8")
+    for label in labels:
+        assert f'"color":"{genre_colour(label)}"' in text.replace(" ", "")
+        assert f'"color":"{genre_colour(label)}"' in zh.replace(" ", "")
+
+
+def test_palette_is_colour_blind_safe_and_stable():
+    from genrescope.palette import GENRE_COLOURS, OKABE_ITO, TOL_MUTED, genre_colour
+
+    assert genre_colour("jazz") != genre_colour("classical")
+    assert set(GENRE_COLOURS.values()) <= set(OKABE_ITO + TOL_MUTED) | {"#777777"}
+    assert len(set(GENRE_COLOURS.values())) == len(GENRE_COLOURS)
+    assert genre_colour("Symphony") == genre_colour("symphony") == genre_colour("Symphony")
 
 
 def test_cli_similar_playlist_library(library, tmp_path, capsys):
@@ -144,3 +165,36 @@ def test_cli_similar_playlist_library(library, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["n_tracks"] == 12
     assert main(["similar", "x.wav", "--db", str(tmp_path / "none.db")]) == 2
     assert "genrescope index" in capsys.readouterr().err
+
+
+def _hit(similarity, other_top, query_top, shared, timeline=None):
+    from genrescope.library.results import Hit, Track
+
+    track = Track(id=1, path="/x/a.wav", size=1, duration_s=30.0,
+                  model="m", windows="w", top=other_top, warnings=[], error=None,
+                  names={"jazz": ("Jazz", "爵士"), "classical": ("Classical", "古典"),
+                         "hiphop": ("Hip-hop", "嘻哈"), "reggae": ("Reggae", "雷鬼")})
+    return Hit(track, similarity, shared, 0.02, timeline, query_top=query_top)
+
+
+def test_reasons_agree_with_the_numbers():
+    """Issue 26: a 0.74-similar jazz track for a classical query is not "2 %
+    alike"; a genre near 0 % in the query is never "shared"."""
+    labels = ["classical", "hiphop", "jazz", "reggae"]
+    query = np.array([0.98, 0.0, 0.02, 0.0])
+    jazz = np.array([0.01, 0.0, 0.99, 0.0])
+    assert search.shared_genres(query, jazz, labels) == []
+    reggae = np.array([0.0, 0.04, 0.0, 0.96])
+    assert "hiphop" not in search.shared_genres(np.array([0.0, 0.01, 0.0, 0.99]), reggae, labels)
+    assert search.shared_genres(np.array([0.5, 0.0, 0.5, 0.0]), np.array([0.6, 0, 0.4, 0]),
+                                labels) == ["classical", "jazz"]
+
+    hit = _hit(0.74, [("jazz", 0.99), ("classical", 0.01)], ("classical", 0.98), [])
+    assert hit.reason("en") == ("sounds somewhat alike, but another genre: Jazz (99%), "
+                                "the chosen track Classical (98%)")
+    assert hit.reason("zh") == "听起来有些相似，但流派不同：它是爵士（99%），所选曲目是古典（98%）"
+    assert "%" not in _hit(0.95, [("jazz", 0.9)], ("jazz", 0.8), ["jazz"], 0.9).reason("en")
+    assert _hit(0.95, [("jazz", 0.9)], ("jazz", 0.8), ["jazz"], 0.9).reason("en") == \
+        "sounds very alike; both Jazz; the same genres at the same moments"
+    assert _hit(0.3, [("reggae", 0.9)], ("hiphop", 0.9), []).reason("en").startswith(
+        "sounds a little alike, but another genre: Reggae")

@@ -60,7 +60,7 @@ def test_library_track_timeline_and_similar_table():
     assert tl.describe("zh") == "0:00-0:08 爵士, 0:30-0:38 摇滚"     # the analysed windows
     assert track_timeline(track, {"labels": [], "timeline": []}) is None
     table = _similar_table([Hit(track, 0.93, ["jazz"], 0.8, 0.5)], "en")
-    assert "a\\|b" in table and "shares Jazz" in table and "0.93" in table
+    assert "a\\|b" in table and "both Jazz" in table and "0.93" in table
     assert _similar_table([], "en") == ""
     assert 'src="api/v1/library/tracks/3/audio"' in _player(3)
 

@@ -47,6 +47,7 @@ from genrescope.calibration import (clip_probabilities, fit_temperature,  # noqa
                                     reliability, reliability_figure, unsure_threshold)
 from genrescope.dataset import grouped_split, list_labelled  # noqa: E402
 from genrescope.labels import MSD_STYLES, genre  # noqa: E402
+from genrescope.overlap import fingerprints  # noqa: E402
 from genrescope.training.common import stack, write_bundle  # noqa: E402
 from genrescope.training.crossval import cross_validate  # noqa: E402
 from genrescope.training.head import (BASE_MODEL, BASE_NAME, HEAD_DEFAULTS,  # noqa: E402
@@ -209,6 +210,8 @@ def build(data: list, out, *, report_dir=None, also_music: list = (), nonmusic_d
                     "not_music_false_alarm_rate":
                         summary["not_music"]["false_alarm_rate_music_cv"]},
         "training": {"tool": "tools/build_default_model.py", "files": len(kept),
+                     # evaluate warns when its files are these (genrescope.overlap)
+                     "fingerprints": fingerprints(i.path for i in kept),
                      "train_patches": int(len(x_tr)), "best_epoch": best_epoch, "seed": seed,
                      "duration_s": duration_s, "skipped": [s["file"] for s in skipped],
                      "nonmusic_per_kind": nonmusic_per_kind,

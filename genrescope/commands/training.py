@@ -78,6 +78,8 @@ def cmd_evaluate(args) -> int:
     if args.report:
         for path in report.save(args.report):
             print(f"wrote {path}")
+        if report.reliability is not None:
+            print(f"wrote {os.path.join(args.report, 'reliability.png')} (reliability diagram)")
     return EXIT_USER_ERROR if report.failed else 0
 
 

@@ -249,12 +249,13 @@ class Library:
     def _hit(self, track_id: int, similarity: float, query: Track | None, q: dict) -> Hit:
         other = self.track(track_id)
         o = self.arrays(track_id)
-        top_q = {g for g, _ in query.top[:3]} if query else set(
-            np.asarray(o["labels"])[np.argsort(-q["probabilities"])[:3]])
-        shared = [g for g, _ in other.top[:3] if g in top_q]
-        return Hit(other, similarity, shared,
-                   search.genre_overlap(q["probabilities"], o["probabilities"]),
-                   search.timeline_similarity(q["timeline"], o["timeline"]))
+        labels, p = list(o["labels"]), np.asarray(q["probabilities"], dtype=np.float64)
+        best = int(np.argmax(p)) if p.size and p.sum() > 0 else None
+        return Hit(other, similarity,
+                   search.shared_genres(p, o["probabilities"], labels),
+                   search.genre_overlap(p, o["probabilities"]),
+                   search.timeline_similarity(q["timeline"], o["timeline"]),
+                   query_top=None if best is None else (labels[best], float(p[best] / p.sum())))
 
     # -- playlists -------------------------------------------------------- #
     def _row(self, ref) -> int:

@@ -70,6 +70,8 @@ def write_map(out: str | os.PathLike, unit: np.ndarray, tracks: list[Track], *,
     """Write the map of ``tracks`` (rows of ``unit``) to ``out`` (HTML)."""
     import plotly.graph_objects as go
 
+    from ..palette import genre_colour
+
     xy, used = project_2d(unit, seed=seed, method=method)
     zh = lang == "zh"
     fig = go.Figure()
@@ -79,15 +81,19 @@ def write_map(out: str | os.PathLike, unit: np.ndarray, tracks: list[Track], *,
         name = tracks[rows[0]].genre_name(label, lang)
         fig.add_trace(go.Scattergl(
             x=xy[rows, 0], y=xy[rows, 1], mode="markers", name=f"{name} ({len(rows)})",
-            marker={"size": 7, "opacity": 0.8},
+            marker={"size": 7, "opacity": 0.85, "color": genre_colour(label)},
             customdata=[[tracks[i].id] for i in rows],
             text=[_hover(tracks[i], lang) for i in rows],
             hovertemplate="%{text}<extra></extra>"))
-    title = (f"音乐库地图：{len(tracks)} 首曲目（{used}，按最高流派着色）" if zh
-             else f"Library map: {len(tracks)} tracks ({used}, coloured by top genre)")
-    fig.update_layout(title=title, template="plotly_white", legend={"itemsizing": "constant"},
+    # two short lines: the title stays whole on a phone (390 px)
+    title = (f"音乐库地图：{len(tracks)} 首曲目<br><sub>{used}，按最高流派着色</sub>" if zh
+             else f"Library map: {len(tracks)} tracks<br><sub>{used}, coloured by top genre</sub>")
+    fig.update_layout(title={"text": title, "x": 0.01, "xanchor": "left"},
+                      template="plotly_white", modebar={"orientation": "v"},
+                      legend={"itemsizing": "constant", "orientation": "h", "yanchor": "top",
+                              "y": -0.02, "x": 0},
                       xaxis={"visible": False}, yaxis={"visible": False},
-                      margin={"l": 10, "r": 10, "t": 50, "b": 10})
+                      margin={"l": 10, "r": 10, "t": 60, "b": 10})
     out = Path(out)
     fig.write_html(out, include_plotlyjs=True, full_html=True,
                    config={"displaylogo": False})

@@ -84,11 +84,13 @@ class Hit:
     similarity : float
         Cosine similarity of the embeddings (1 = the same).
     shared_genres : list of str
-        Labels in the top 3 of both tracks.
+        Genres at least 15 % probable in both tracks, the most shared first.
     genre_overlap : float
         How alike the two genre mixes are (0-1).
     timeline_similarity : float or None
         How alike the genre timelines are (0-1).
+    query_top : (str, float) or None
+        The query's top genre and its probability.
     """
 
     track: Track
@@ -96,20 +98,36 @@ class Hit:
     shared_genres: list
     genre_overlap: float
     timeline_similarity: float | None
+    query_top: tuple | None = None
 
     def reason(self, lang: str = "en") -> str:
+        """Why the track is near, in words that agree with the numbers: how
+        alike it sounds (the similarity), the genres both tracks really have
+        (each at least :data:`~genrescope.library.search.SHARED_MIN_P`), or
+        that its genre differs; whether the genres change at the same places."""
+        from .search import sound_level
+
+        zh = lang == "zh"
+        level = sound_level(self.similarity)
+        sound = (("听起来非常相似", "听起来相似", "听起来有些相似", "听起来略有相似") if zh else
+                 ("sounds very alike", "sounds alike", "sounds somewhat alike",
+                  "sounds a little alike"))[level]
         names = [self.track.genre_name(g, lang) for g in self.shared_genres]
-        if lang == "zh":
-            parts = [f"共同流派：{'、'.join(names)}" if names else "没有共同的主要流派",
-                     f"流派构成相似度 {self.genre_overlap:.0%}"]
-            if self.timeline_similarity is not None:
-                parts.append(f"时间线相似度 {self.timeline_similarity:.0%}")
-            return "；".join(parts)
-        parts = [f"shares {', '.join(names)}" if names else "no top genre in common",
-                 f"genre mix {self.genre_overlap:.0%} alike"]
-        if self.timeline_similarity is not None:
-            parts.append(f"timelines {self.timeline_similarity:.0%} alike")
-        return "; ".join(parts)
+        if names:
+            parts = [sound, ("都是" + "、".join(names)) if zh else "both " + " and ".join(names)]
+            if self.timeline_similarity is not None and self.timeline_similarity >= 0.8:
+                parts.append("各段的流派也一致" if zh else "the same genres at the same moments")
+            return ("；" if zh else "; ").join(parts)
+        if not self.track.top or not self.query_top:
+            return sound
+        (mine, p), (theirs, q) = self.track.top[0], self.query_top
+        if mine == theirs:                        # the same top genre, weak in one of them
+            name = self.track.genre_name(mine, lang)
+            return f"{sound}；都偏向{name}" if zh else f"{sound}; both lean to {name}"
+        mine, theirs = self.track.genre_name(mine, lang), self.track.genre_name(theirs, lang)
+        if zh:
+            return f"{sound}，但流派不同：它是{mine}（{p:.0%}），所选曲目是{theirs}（{q:.0%}）"
+        return f"{sound}, but another genre: {mine} ({p:.0%}), the chosen track {theirs} ({q:.0%})"
 
     def to_dict(self, lang: str = "en") -> dict:
         return {"track": self.track.to_dict(lang), "similarity": round(self.similarity, 6),

@@ -11,6 +11,11 @@ import numpy as np
 
 #: Points along a track at which two timelines are compared.
 TIMELINE_POINTS = 8
+#: A genre two tracks share, for a similar track's reason: this probable in both.
+SHARED_MIN_P = 0.15
+#: Embedding cosine similarity from which two tracks "sound very alike",
+#: "sound alike", "sound somewhat alike" (below: "a little alike").
+SOUND_LEVELS = (0.9, 0.8, 0.6)
 
 
 def normalise_rows(matrix: np.ndarray) -> np.ndarray:
@@ -50,6 +55,20 @@ def genre_overlap(p: np.ndarray, q: np.ndarray) -> float:
     """Histogram intersection of two genre distributions (1 = the same mix)."""
     p, q = _dist(p), _dist(q)
     return float(np.minimum(p, q).sum())
+
+
+def shared_genres(p: np.ndarray, q: np.ndarray, labels, min_p: float = SHARED_MIN_P) -> list:
+    """Labels at least ``min_p`` probable in both genre distributions, the
+    most shared first (a genre near 0 % in one track is never "shared")."""
+    p, q = _dist(p), _dist(q)
+    both = np.minimum(p, q)
+    return [labels[i] for i in np.argsort(-both, kind="stable") if both[i] >= min_p]
+
+
+def sound_level(similarity: float) -> int:
+    """0 (very alike) to 3 (a little alike): :data:`SOUND_LEVELS` of a cosine."""
+    return next((k for k, floor in enumerate(SOUND_LEVELS) if similarity >= floor),
+                len(SOUND_LEVELS))
 
 
 def timeline_similarity(a: list[dict], b: list[dict]) -> float | None:

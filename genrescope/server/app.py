@@ -79,9 +79,10 @@ def create_app(models_dir=None, model=None, examples_dir=None, max_upload_mb=100
     from fastapi_offline import FastAPIOffline
 
     from ..library import Library
+    from .docs import serve_redoc
     from .explain import explain_router
     from .library import library_router
-    from .page import PAGE_CSS, build_page, examples as page_examples
+    from .page import PAGE_CSS, PAGE_HEAD, build_page, examples as page_examples
 
     pool = ModelPool(models_dir, device, model, precision=precision)
     service = Service(pool, max_upload_mb=max_upload_mb, save_dir=save_dir, tmp_dir=tmp_dir,
@@ -97,6 +98,7 @@ def create_app(models_dir=None, model=None, examples_dir=None, max_upload_mb=100
     app = FastAPIOffline(title="genrescope", version=__version__, lifespan=lifespan,
                          description="Offline music-genre classifier. See docs/api.md.")
     app.state.service, app.state.pool = service, pool
+    serve_redoc(app)                                  # ReDoc without its CDN logo
     app.state.library = library = None if db is None else Library(db, models_dir=models_dir)
     hidden = {} if library is None else {os.fspath(library.db): "<library>",
                                          os.path.abspath(library.db): "<library>"}
@@ -111,6 +113,7 @@ def create_app(models_dir=None, model=None, examples_dir=None, max_upload_mb=100
     app = gr.mount_gradio_app(
         app, blocks, path="/", footer_links=["api"], run_history=False, ssr_mode=False,
         mcp_server=False, pwa=False, allowed_paths=sorted(set(allowed)), css=PAGE_CSS,
+        head=PAGE_HEAD,
         max_file_size=service.max_upload_bytes, show_error=True)
     # mount_gradio_app() does not mark the page launched, and Gradio checks that
     # an input file was uploaded by the client only once it is (issue 17)

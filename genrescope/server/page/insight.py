@@ -136,7 +136,7 @@ def insight_section(service: Service, *, audio, model, seconds, offset, lang, st
     t = TEXT["en"]
     one_at_a_time = threading.Lock()           # the occlusion passes, as in the API
     timeline = gr.Image(type="numpy", format="png", show_label=False, interactive=False,
-                        visible=False, elem_id="timeline")
+                        buttons=[], visible=False, elem_id="timeline")  # no icons on the legend
     segments = gr.Markdown(elem_id="segments")
     with gr.Accordion(t["why"], open=False, elem_id="why") as why:
         with gr.Row():
@@ -146,7 +146,7 @@ def insight_section(service: Service, *, audio, model, seconds, offset, lang, st
         budget = gr.Slider(1, MAX_PAGE_BUDGET, value=DEFAULT_BUDGET, step=1, label=t["budget"],
                            elem_id="why-budget")
         image = gr.Image(type="numpy", format="png", show_label=False, interactive=False,
-                         visible=False, elem_id="why-image")
+                         buttons=[], visible=False, elem_id="why-image")
         notes = gr.Markdown(t["legend"], elem_id="why-notes")
     pictures = gr.State({})                    # the explanation drawn in each language
 

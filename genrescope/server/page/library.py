@@ -15,6 +15,7 @@ import os
 import re
 import tempfile
 import threading
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -88,7 +89,8 @@ def _similar_table(hits: list, lang: str) -> str:
     t = TEXT[lang]
     rows = [f"| {t['track']} | {t['similarity']} | {t['why']} |", "|---|---|---|"]
     for h in hits:
-        rows.append(f"| {_cell(h.track.title)} | {h.similarity:.2f} | {_cell(h.reason(lang))} |")
+        rows.append(f"| {_name_cell(h.track.title)} | {h.similarity:.2f} | "
+                    f"{_cell(h.reason(lang))} |")
     return f"**{t['similar']}**\n\n" + "\n".join(rows) if hits else ""
 
 
@@ -97,8 +99,89 @@ def _cell(text: str) -> str:
     return re.sub(r"([\\`*_{}\[\]()<>#+!|~-])", r"\\\1", html.escape(text, quote=False))
 
 
+def _name_cell(title: str) -> str:
+    """A track name for a narrow table cell: it may break after ``.``, ``_``,
+    ``-`` or a space, never inside a word (``classical.<wbr>00002``)."""
+    return re.sub(r"(\\?[._\-])(?=\S)", r"\1<wbr>", _cell(title))
+
+
+#: Run in the map's frame: plotly draws at the frame's size once it has one
+#: (a frame filled while hidden or being replaced painted blank until the
+#: window was resized).
+MAP_RESIZE = ("<script>(() => { const fit = () => document.querySelectorAll("
+              "'.js-plotly-plot').forEach(g => window.Plotly && Plotly.Plots.resize(g));"
+              " addEventListener('load', () => { fit(); setTimeout(fit, 250);"
+              " new ResizeObserver(fit).observe(document.documentElement); }); })();"
+              "</script>")
+
+
+class MapFrames:
+    """The library map as a sandboxed frame, made once per language and
+    library state (thread-safe: the page's events run in threads)."""
+
+    def __init__(self, library):
+        self.library, self.maps, self.lock = library, {}, threading.Lock()
+
+    def html(self, lang: str) -> str:
+        key = (lang, self.library.state())
+        with self.lock:
+            if key not in self.maps:
+                with tempfile.TemporaryDirectory(prefix="genrescope-map-") as tmp:
+                    out = self.library.write_map(os.path.join(tmp, "map.html"), lang=lang)
+                    doc = out.read_text(encoding="utf-8")
+                self.maps.clear()
+                self.maps[key] = doc.replace("</body>", MAP_RESIZE + "</body>", 1)
+            doc = self.maps[key]
+        return (f'<iframe id="lib-map-frame" title="{TEXT[lang]["map_label"]}" '
+                f'sandbox="allow-scripts" style="width:100%;height:640px;border:0" '
+                f'srcdoc="{html.escape(doc, quote=True)}"></iframe>')
+
+
+def find_tracks(library, text, label, lang: str) -> dict:
+    """The results list (a ``gr.update``) of a search by name and top genre."""
+    import gradio as gr
+
+    found = library.tracks((text or "").strip() or None, genre=label or None,
+                           limit=MAX_RESULTS)
+    t = TEXT[lang]
+    return gr.update(choices=_result_choices(found, lang), value=None,
+                     label=t["results"].format(n=len(found)) if found else t["none"])
+
+
+def show_track(library, track_id, lang: str) -> tuple:
+    """(heading, player, top genres, timeline picture, segments, similar tracks)."""
+    import gradio as gr
+
+    from ...plot import figure_to_array, timeline_figure
+    from ...timeline import clock
+
+    t, hidden = TEXT[lang], gr.update(visible=False)
+    if not isinstance(track_id, (int, str)) or not str(track_id).isdigit():
+        return "", "", hidden, hidden, "", ""
+    try:
+        track = library.track(int(track_id))
+        heading = "### " + _cell(t["duration"].format(
+            title=track.title, model=track.model or "-",
+            duration=clock(track.duration_s) if track.duration_s else "-"))
+        if track.error:
+            return (heading + "\n\n" + t["failed"].format(_cell(track.error)), "",
+                    hidden, hidden, "", "")
+        timeline = track_timeline(track, library.arrays(track.id))
+        hits = library.similar(track.id, k=N_SIMILAR)
+    except GenrescopeError as exc:
+        return t["error"].format(exc), "", hidden, hidden, "", ""
+    bars = {track.genre_name(g, lang): p for g, p in track.top}
+    picture, text = hidden, ""
+    if timeline is not None:
+        picture = gr.update(value=figure_to_array(timeline_figure(timeline, lang=lang)),
+                            visible=True)
+        text = timeline.describe(lang)
+    return (heading, _player(track.id), gr.update(value=bars, label=t["top"], visible=True),
+            picture, text, _similar_table(hits, lang))
+
+
 def library_tab(library, *, lang) -> object:
-    """Add the "Library" tab here (inside the page's ``gr.Blocks``).
+    """Add the "Library" tab here (inside the page's ``gr.Tabs``).
 
     Parameters
     ----------
@@ -111,107 +194,74 @@ def library_tab(library, *, lang) -> object:
     -------
     gr.Tab
     """
+    ui = _library_components(library)
+    _wire_library(library, ui, lang)
+    return ui.tab
+
+
+def _library_components(library) -> SimpleNamespace:
     import gradio as gr
 
-    from ...plot import figure_to_array, timeline_figure
-    from ...timeline import clock
-
-    t = TEXT["en"]
-    maps: dict = {}
-    map_lock = threading.Lock()
-
-    def map_html(lang_now: str) -> str:
-        """The library map in a sandboxed frame (made once per language and library state)."""
-        key = (lang_now, library.state())
-        with map_lock:
-            if key not in maps:
-                with tempfile.TemporaryDirectory(prefix="genrescope-map-") as tmp:
-                    out = library.write_map(os.path.join(tmp, "map.html"), lang=lang_now)
-                    maps.clear()
-                    maps[key] = out.read_text(encoding="utf-8")
-            doc = maps[key]
-        return (f'<iframe id="lib-map-frame" title="{TEXT[lang_now]["map_label"]}" '
-                f'sandbox="allow-scripts" style="width:100%;height:640px;border:0" '
-                f'srcdoc="{html.escape(doc, quote=True)}"></iframe>')
-
-    with gr.Tab(t["tab"], elem_id="library-tab") as tab:
-        intro = gr.Markdown(t["intro"])
+    t, ui = TEXT["en"], SimpleNamespace()
+    with gr.Tab(t["tab"], elem_id="library-tab") as ui.tab:
+        ui.intro = gr.Markdown(t["intro"])
         with gr.Row():
-            query = gr.Textbox(label=t["query"], max_length=200, elem_id="lib-q")
-            genre = gr.Dropdown(_genre_choices(library, "en"), value="", label=t["genre"],
-                                elem_id="lib-genre")
-            search = gr.Button(t["search"], variant="primary", elem_id="lib-search", scale=0,
-                               min_width=120)
+            ui.query = gr.Textbox(label=t["query"], max_length=200, elem_id="lib-q")
+            ui.genre = gr.Dropdown(_genre_choices(library, "en"), value="", label=t["genre"],
+                                   elem_id="lib-genre")
+            ui.search = gr.Button(t["search"], variant="primary", elem_id="lib-search",
+                                  scale=0, min_width=120)
         with gr.Row():
-            with gr.Column(scale=1):
-                results = gr.Radio([], label=t["results"].format(n=0), elem_id="lib-results")
-            with gr.Column(scale=2):
-                heading = gr.Markdown(elem_id="lib-track")
-                player = gr.HTML(elem_id="lib-player")
-                top = gr.Label(num_top_classes=5, label=t["top"], visible=False,
-                               elem_id="lib-top")
-                chart = gr.Image(type="numpy", format="png", show_label=False,
-                                 interactive=False, visible=False, elem_id="lib-timeline")
-                segments = gr.Markdown(elem_id="lib-segments")
-                similar = gr.Markdown(elem_id="lib-similar")
-        show_map = gr.Button(t["map"], elem_id="lib-show-map")
-        library_map = gr.HTML(elem_id="lib-map")
+            with gr.Column(scale=1, min_width=280):
+                ui.results = gr.Radio([], label=t["results"].format(n=0),
+                                      elem_id="lib-results")
+            with gr.Column(scale=2, min_width=300):
+                ui.heading = gr.Markdown(elem_id="lib-track")
+                ui.player = gr.HTML(elem_id="lib-player")
+                ui.top = gr.Label(num_top_classes=5, label=t["top"], visible=False,
+                                  elem_id="lib-top")
+                ui.chart = gr.Image(type="numpy", format="png", show_label=False,
+                                    interactive=False, visible=False, elem_id="lib-timeline",
+                                    buttons=[])
+                ui.segments = gr.Markdown(elem_id="lib-segments")
+                ui.similar = gr.Markdown(elem_id="lib-similar")
+        ui.show_map = gr.Button(t["map"], elem_id="lib-show-map")
+        ui.map = gr.HTML(elem_id="lib-map")
+    ui.searched = gr.State(False)                 # a search was made: redo it in a new language
+    ui.map_on = gr.State(False)
+    return ui
+
+
+def _wire_library(library, ui: SimpleNamespace, lang) -> None:
+    """The tab's events; a language change redraws every text, the list, the
+    track and the map in the new language."""
+    import gradio as gr
+
+    frames = MapFrames(library)
+    private = dict(api_visibility="private")
+    track_outs = [ui.heading, ui.player, ui.top, ui.chart, ui.segments, ui.similar]
 
     def find(text, label, lang_now):
-        found = library.tracks((text or "").strip() or None, genre=label or None,
-                               limit=MAX_RESULTS)
-        t = TEXT[lang_now]
-        return (gr.update(choices=_result_choices(found, lang_now), value=None,
-                          label=t["results"].format(n=len(found)) if found else t["none"]))
+        return find_tracks(library, text, label, lang_now), True
 
-    def show(track_id, lang_now):
+    def relabel(lang_now, track_id, text, label, searched):
         t = TEXT[lang_now]
-        if not isinstance(track_id, (int, str)) or not str(track_id).isdigit():
-            return "", "", gr.update(visible=False), gr.update(visible=False), "", ""
-        try:
-            track = library.track(int(track_id))
-            heading = "### " + _cell(t["duration"].format(
-                title=track.title, model=track.model or "-",
-                duration=clock(track.duration_s) if track.duration_s else "-"))
-            if track.error:
-                return (heading + "\n\n" + t["failed"].format(_cell(track.error)), "",
-                        gr.update(visible=False), gr.update(visible=False), "", "")
-            timeline = track_timeline(track, library.arrays(track.id))
-            hits = library.similar(track.id, k=N_SIMILAR)
-        except GenrescopeError as exc:
-            return (t["error"].format(exc), "", gr.update(visible=False),
-                    gr.update(visible=False), "", "")
-        bars = {track.genre_name(g, lang_now): p for g, p in track.top}
-        picture = gr.update(visible=False)
-        text = ""
-        if timeline is not None:
-            picture = gr.update(value=figure_to_array(timeline_figure(timeline, lang=lang_now)),
-                                visible=True)
-            text = timeline.describe(lang_now)
-        return (heading, _player(track.id), gr.update(value=bars, label=t["top"], visible=True),
-                picture, text, _similar_table(hits, lang_now))
-
-    def relabel(lang_now, track_id, text, label):
-        t = TEXT[lang_now]
-        found = find(text, label, lang_now) if (text or label) else gr.update(
-            label=t["results"].format(n=0))
-        if "choices" in found:
+        found = gr.update(label=t["results"].format(n=0))
+        if searched:
+            found = find_tracks(library, text, label, lang_now)
             found["value"] = track_id
         return (gr.update(label=t["tab"]), t["intro"], gr.update(label=t["query"]),
                 gr.update(label=t["genre"], choices=_genre_choices(library, lang_now)),
-                t["search"], found, *show(track_id, lang_now), t["map"])
+                t["search"], found, *show_track(library, track_id, lang_now), t["map"])
 
-    private = dict(api_visibility="private")
-    for trigger in (search.click, query.submit, genre.change):
-        trigger(find, [query, genre, lang], results, **private)
-    results.change(show, [results, lang], [heading, player, top, chart, segments, similar],
-                   concurrency_id="library", **private)
-    shown = gr.State(False)
-    show_map.click(lambda lang_now: (map_html(lang_now), True), lang, [library_map, shown],
-                   concurrency_id="library", **private)
-    lang.change(relabel, [lang, results, query, genre],
-                [tab, intro, query, genre, search, results, heading, player, top, chart,
-                 segments, similar, show_map], show_progress="hidden", **private).then(
-        lambda lang_now, on: map_html(lang_now) if on else gr.update(), [lang, shown],
-        library_map, concurrency_id="library", **private)
-    return tab
+    for trigger in (ui.search.click, ui.query.submit, ui.genre.change):
+        trigger(find, [ui.query, ui.genre, lang], [ui.results, ui.searched], **private)
+    ui.results.change(lambda i, lang_now: show_track(library, i, lang_now),
+                      [ui.results, lang], track_outs, concurrency_id="library", **private)
+    ui.show_map.click(lambda lang_now: (frames.html(lang_now), True), lang,
+                      [ui.map, ui.map_on], concurrency_id="library", **private)
+    lang.change(relabel, [lang, ui.results, ui.query, ui.genre, ui.searched],
+                [ui.tab, ui.intro, ui.query, ui.genre, ui.search, ui.results, *track_outs,
+                 ui.show_map], show_progress="hidden", **private).then(
+        lambda lang_now, on: frames.html(lang_now) if on else gr.update(), [lang, ui.map_on],
+        ui.map, concurrency_id="library", **private)
