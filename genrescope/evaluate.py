@@ -279,8 +279,9 @@ def evaluate(classifier, items: list[LabelledFile], label_map: dict | None = Non
     ran = sorted(precisions - {"fp32"})                   # say so when not float32
     report = build_report(classifier.name + (f" ({', '.join(ran)})" if ran else ""), labels,
                           results, failed, top_k, label_map=label_map, duration_s=duration_s)
-    config = getattr(getattr(classifier, "model", None), "config", None)
-    report.overlap = training_overlap([item.path for item in items], config or {})
+    training = classifier.model.config.training or {}          # what the bundle recorded
+    report.overlap = training_overlap([item.path for item in items],
+                                      training.get("fingerprints"))
     return report
 
 

@@ -86,10 +86,10 @@ class Overlap:
                 "same_bytes": self.same_bytes, "same_name": self.same_name}
 
 
-def training_overlap(paths, config: dict) -> Overlap | None:
-    """Which of ``paths`` were training files of the bundle ``config``;
-    ``None`` when the bundle records no training files."""
-    known = (config.get("training") or {}).get("fingerprints") if config else None
+def training_overlap(paths, known: dict | None) -> Overlap | None:
+    """Which of ``paths`` were training files of a bundle whose config records
+    ``known`` (``training.fingerprints``: ``names`` and ``sha256``, see
+    :func:`fingerprints`); ``None`` when it records none."""
     if not known:
         return None
     names, digests = set(known.get("names", [])), set(known.get("sha256", []))

@@ -132,6 +132,7 @@ class FakeClassifier:
     """Fixed rankings per file name, real GenreScore objects."""
 
     name = "fake"
+    model = SimpleNamespace(config=SimpleNamespace(training=None))   # records no training files
 
     def __init__(self, rankings: dict[str, list[str]], precision: str = "fp32"):
         self.rankings = rankings
@@ -301,7 +302,7 @@ def test_overlap_with_training_files(tmp_path):
 
     trained = [_clip(tmp_path / "train" / "jazz.00000.wav", "chord", seed=1),
                _clip(tmp_path / "train" / "rock.00001.wav", "groove", seed=2)]
-    config = {"training": {"fingerprints": fingerprints(trained)}}
+    config = fingerprints(trained)
     copy = tmp_path / "eval" / "renamed.wav"
     copy.parent.mkdir()
     copy.write_bytes(trained[0].read_bytes())               # the same bytes, another name
@@ -313,7 +314,7 @@ def test_overlap_with_training_files(tmp_path):
     text = overlap.warning("genres")
     assert text.startswith("CAUTION: 2 of 3 files (67%) overlap") and "never saw" in text
     assert training_overlap([new], config).warning("genres") is None
-    assert training_overlap([new], {"training": {}}) is None        # nothing recorded
+    assert training_overlap([new], None) is None                    # nothing recorded
 
 
 def test_evaluate_cautions_when_files_were_training_files(tmp_path):
@@ -321,7 +322,8 @@ def test_evaluate_cautions_when_files_were_training_files(tmp_path):
 
     files = [_clip(tmp_path / "hiphop" / f"h{i}.wav", "groove", seed=i) for i in range(2)]
     clf = FakeClassifier({f.name: ["hip_hop", "funk"] for f in files})
-    clf.model = SimpleNamespace(config={"training": {"fingerprints": fingerprints(files[:1])}})
+    clf.model = SimpleNamespace(config=SimpleNamespace(
+        training={"fingerprints": fingerprints(files[:1])}))
     report = evaluate(clf, [LabelledFile("hiphop", f) for f in files],
                       {"hiphop": ["hip_hop"]}, progress=False)
     table = report.table()

@@ -87,6 +87,8 @@ KEPT = (
     Kept(GET, "/openapi.json", "the REST API's schema"),
     Kept(GET, "/docs", "Swagger UI (served from the installed package)"),
     Kept(GET, "/redoc", "ReDoc (the same)"),
+    Kept(GET, "/static-offline-docs/redoc.standalone.js",
+         "ReDoc's bundle without its CDN logo (server/docs.py), ahead of the mount below"),
     Kept(GET, "/static-offline-docs/{path:path}", "their scripts"),
     Kept(ANY, "/healthz", "liveness (other methods: 405 from the API's fallback)"),
     Kept(GET, "/api/v1/models", "the models (docs/api.md)"),
