@@ -152,3 +152,40 @@ def test_malformed_page_requests_log_no_traceback(live, clip, capfd):
     time.sleep(0.5)
     err = capfd.readouterr().err
     assert "Traceback" not in err, err[-3000:]
+
+
+def test_a_page_upload_cut_for_slowness_raises_nothing():
+    """The 408 cut tells the app the client left; Gradio's upload route then
+    raises ClientDisconnect, which was logged as a traceback per cut upload."""
+    import asyncio
+
+    from starlette.requests import Request
+
+    from genrescope.server.routes import RouteAllowList
+
+    async def upload_route(scope, receive, send):      # reads as Gradio's upload route
+        async for _ in Request(scope, receive).stream():
+            pass
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"[]"})
+
+    async def run():
+        sent = []
+        chunks = iter([b"x"] * 100)
+
+        async def receive():
+            await asyncio.sleep(0.05)
+            return {"type": "http.request", "body": next(chunks), "more_body": True}
+
+        async def send(message):
+            sent.append(message)
+
+        mw = RouteAllowList(upload_route, max_upload_bytes=10**6, idle_s=1.0, grace_s=0.2,
+                            min_rate=10**6)
+        scope = {"type": "http", "method": "POST", "path": "/gradio_api/upload",
+                 "headers": [(b"content-length", b"1000")]}
+        await mw(scope, receive, send)                 # before the fix: ClientDisconnect
+        return sent
+
+    sent = asyncio.run(run())
+    assert sent[0]["status"] == 408
