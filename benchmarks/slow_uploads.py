@@ -7,8 +7,9 @@ meanwhile (issue 28): does the page's 408 cut (:class:`RouteAllowList
     .venv/bin/python benchmarks/slow_uploads.py --n 70 --seconds 50
 
 Opens ``--n`` connections to ``POST /gradio_api/upload`` that declare a 1 MB
-multipart body and trickle one byte every 2 s, polls ``/healthz`` once a
-second for ``--seconds`` seconds, and prints how the slow uploads ended
+multipart body and trickle one byte every 2 s (opened ``--stagger`` s apart),
+polls ``/healthz`` once a second for ``--seconds`` seconds (from the first
+connection; meanwhile too), and prints how the slow uploads ended
 (status, seconds) and the ``/healthz`` answers (200s, 503s, no answer; the
 longest run without a 200).
 """
@@ -60,6 +61,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=20, help="slow uploads at once")
     parser.add_argument("--seconds", type=float, default=45.0)
+    parser.add_argument("--stagger", type=float, default=0.05,
+                        help="seconds between two connections (at once, uvicorn answers "
+                             "503 to those past its limit before they hold a slot)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="genrescope-slow-") as tmp:
         server = rel.start_server(Path(tmp) / "server", "--precision", "fp32")
@@ -67,10 +71,11 @@ def main(argv=None) -> int:
         try:
             threads = [threading.Thread(target=trickle, args=(server.base, stop, ended))
                        for _ in range(args.n)]
+            t0 = time.monotonic()
             for t in threads:
                 t.start()
-            t0 = time.monotonic()
-            with httpx.Client(trust_env=False, timeout=3) as client:
+                time.sleep(args.stagger)
+            with httpx.Client(trust_env=False, timeout=3) as client:   # after the openings
                 while time.monotonic() - t0 < args.seconds:
                     tick = time.monotonic()
                     try:

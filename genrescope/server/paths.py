@@ -124,8 +124,9 @@ def _replay(messages: list[dict], then=None):
 
 def _hiding(send, pairs, errors_only: bool = False):
     """``send`` with each server form of a folder written as its token, in
-    text answers (with ``errors_only``, in answers of status 400 and above); streamed line by line (a path is never split across two
-    messages); ``Content-Length`` dropped (the length changes)."""
+    text answers (with ``errors_only``: of status 400 and above); streamed
+    line by line (a path is never split across two messages);
+    ``Content-Length`` dropped (the length changes)."""
     state = {"text": False, "tail": b""}
 
     def hide(data: bytes) -> bytes:
