@@ -37,9 +37,11 @@ def file_data(path: str, **extra) -> dict:
     return {"path": path, "meta": {"_type": "gradio.FileData"}, **extra}
 
 
-def cases(server: rel.Server, secret: Path, link: Path, uploaded: str) -> list[tuple]:
-    """(name, audio value, other inputs, expected)."""
-    cache = Path(uploaded).parent.parent
+def cases(server: rel.Server, secret: Path, link: Path, on_disk: str,
+          uploaded: str) -> list[tuple]:
+    """(name, audio value, other inputs, expected); ``on_disk``: the upload's
+    server path, ``uploaded``: as the upload's answer named it."""
+    cache = Path(on_disk).parent.parent
     base = server.base
     std = ["musicnn_genres", 30, 0, False, "en"]
     paths = ["/etc/passwd", "/etc/shadow", "/dev/zero", "/dev/urandom", "/proc/self/environ",
@@ -56,7 +58,10 @@ def cases(server: rel.Server, secret: Path, link: Path, uploaded: str) -> list[t
             ("nested dict with a path", {"a": file_data("/etc/passwd")}, std, "refused"),
             ("list of paths", [file_data("/etc/passwd")], std, "refused"),
             ("uploaded file", file_data(uploaded), std, "ok"),
-            ("uploaded file, symlink out", file_data(str(link)), std, "refused")]
+            ("uploaded file, symlink out", file_data(str(link)), std, "refused"),
+            ("uploaded file, symlink out, as the page names files",
+             file_data(str(Path(uploaded).parent / link.name)), std, "refused"),
+            ("uploaded file, by its server path", file_data(on_disk), std, "ok")]
     weird = [("offset Infinity", ["musicnn_genres", 30, float("inf"), False, "en"]),
              ("offset NaN", ["musicnn_genres", 30, float("nan"), False, "en"]),
              ("offset 1e308", ["musicnn_genres", 30, 1e308, False, "en"]),
@@ -153,11 +158,15 @@ def main(argv=None) -> int:
             with httpx.Client(trust_env=False, timeout=30) as client:
                 r = client.post(server.base + "/gradio_api/upload",
                                 files={"files": ("clip.wav", clip.read_bytes(), "audio/wav")})
-                uploaded = r.json()[0]
-                link = Path(uploaded).parent / "link.wav"
+                uploaded = r.json()[0]              # as the client sees it: no server folder
+                cache = next(server.tmpdir.glob("genrescope-gradio-*"))
+                hidden = not uploaded.startswith(("/", str(server.tmpdir)))
+                on_disk = cache / uploaded.split("/", 1)[1] if hidden else Path(uploaded)
+                link = on_disk.parent / "link.wav"
                 os.symlink(secret, link)            # a symlink inside the cache pointing out
                 rows = []
-                for name, audio, inputs, want in cases(server, secret, link, uploaded):
+                for name, audio, inputs, want in cases(server, secret, link, str(on_disk),
+                                                       uploaded):
                     t0 = time.perf_counter()
                     try:
                         event, data = call(client, server.base, audio, inputs)
@@ -191,11 +200,12 @@ def main(argv=None) -> int:
         print(f"| {name} | {want} | {got} |")
     print()
     print(f"cases: {len(rows) + len(heads)}, failed: {failed}, server files copied into the "
-          f"cache: {len(copied)}, tracebacks in the server log: {log.count('Traceback')}")
+          f"cache: {len(copied)}, tracebacks in the server log: {log.count('Traceback')}, "
+          f"upload answer naming a server folder: {'no' if hidden else 'YES'}")
     if "Traceback" in log:                       # the last line of each, with its case
         print("\n".join(sorted({block.strip().splitlines()[-1]
                                 for block in log.split("Traceback")[1:]})))
-    return 1 if failed or copied or "Traceback" in log else 0
+    return 1 if failed or copied or "Traceback" in log or not hidden else 0
 
 
 if __name__ == "__main__":

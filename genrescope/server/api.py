@@ -45,13 +45,28 @@ class ClassifyOptions(WindowOptions):
     lang: Literal["en", "zh"] = Field("en", description="Language of the genre names.")
 
 
-_ERRORS = {s: {"description": d, "content": {"application/json": {"example": {"error": "..."}}}}
-           for s, d in ((404, "Unknown model, or its weights are missing (the reason says "
-                               "where to put them)"),
-                        (408, "Upload too slow"),
-                        (413, "Upload over the size limit"),
-                        (422, "Unreadable or empty audio, a bad form value, or more audio "
-                              "than the server's limit"))}
+class ApiError(BaseModel):
+    """Every error of the API (4xx, and 500 for a bug): ``{"error": "..."}``."""
+
+    error: str = Field(description="What happened and what to do.")
+
+
+def error_responses(**why: str) -> dict:
+    """OpenAPI ``responses=`` for error answers, as ``e404="why"``: each an
+    :class:`ApiError` (FastAPI's default 422 says ``{"detail": [...]}``; ours
+    says ``{"error": ...}``, so every route with inputs declares its 422)."""
+    schema = ApiError.model_json_schema()      # inline: JSON also on routes answering HTML
+    return {int(code.lstrip("e")): {"description": text, "content": {
+        "application/json": {"schema": schema}}} for code, text in why.items()}
+
+
+#: The upload routes' errors (each route adds its own).
+UPLOAD_ERRORS = error_responses(
+    e408="Upload too slow",
+    e413="Upload over the size limit",
+    e422="Unreadable or empty audio, a bad form value, or more audio than the server's limit")
+_ERRORS = UPLOAD_ERRORS | error_responses(
+    e404="Unknown model, or its weights are missing (the reason says where to put them)")
 _FORM_SCHEMA = {"type": "object", "required": ["file"], "properties": {
     "file": {"type": "string", "format": "binary", "description": "The audio file."},
     **ClassifyOptions.model_json_schema()["properties"]}}

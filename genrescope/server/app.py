@@ -31,6 +31,7 @@ from .. import __version__
 from ..errors import GenrescopeError
 from .api import add_error_handlers, add_fallback, api_router
 from .guard import RequestGuard
+from .paths import CACHE_TOKEN, HideFolders
 from .routes import RouteAllowList
 from .service import MAX_DURATION_S, ModelPool, Service
 
@@ -77,6 +78,7 @@ def create_app(models_dir=None, model=None, examples_dir=None, max_upload_mb=100
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")   # before gradio is imported
     import gradio as gr
     from fastapi_offline import FastAPIOffline
+    from gradio.utils import get_upload_folder
 
     from ..library import Library
     from .docs import serve_redoc
@@ -118,6 +120,8 @@ def create_app(models_dir=None, model=None, examples_dir=None, max_upload_mb=100
     # mount_gradio_app() does not mark the page launched, and Gradio checks that
     # an input file was uploaded by the client only once it is (issue 17)
     blocks.has_launched = True
+    # the page's answers name no server folder: Gradio's upload folder as a token
+    app.add_middleware(HideFolders, folders=lambda: {get_upload_folder(): CACHE_TOKEN})
     # only the routes the page and the API need (genrescope/server/routes.py), with
     # the page's bodies bounded as the API's uploads; inside the guard
     app.add_middleware(RouteAllowList, max_upload_bytes=service.max_upload_bytes,

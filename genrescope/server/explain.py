@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..errors import GenrescopeError
 from ..explain import DEFAULT_BUDGET, explain_prediction
-from .api import WindowOptions, form_options
+from .api import UPLOAD_ERRORS, WindowOptions, error_responses, form_options
 from .service import Service
 
 #: Most forward passes one API request may ask for (server bound).
@@ -85,9 +85,10 @@ def explain_router(service: Service) -> fastapi.APIRouter:
 
     @router.post("/api/v1/explain", tags=["api"], responses={
         200: {"content": {"image/png": {}}, "description": "JSON, or the PNG with format=png"},
-        404: {"description": "Unknown model"},
-        422: {"description": "Unreadable audio, an unknown genre, a budget under one pass per "
-                             "chunk, or a bad form value"}},
+        **UPLOAD_ERRORS, **error_responses(
+            e404="Unknown model, or its weights are missing",
+            e422="Unreadable audio, an unknown genre, a budget under one pass per chunk, more "
+                 "audio than the server's limit, or a bad form value")},
         openapi_extra={"requestBody": {"required": True, "content": {
             "multipart/form-data": {"schema": _FORM_SCHEMA}}}})
     async def explain_upload(request: fastapi.Request):

@@ -33,7 +33,8 @@ from ..errors import GenrescopeError
 from ..library.analyse import WindowPlan, probe_duration_s
 from ..library.catalog import Library
 from ..library.results import Hit, Track
-from .api import form_options
+from .api import UPLOAD_ERRORS, error_responses, form_options
+from .routes import MEDIA_TYPES
 from .service import Service, hide_path
 
 Lang = Literal["en", "zh"]
@@ -52,12 +53,17 @@ class SimilarUploadOptions(BaseModel):
 _UPLOAD_SCHEMA = {"type": "object", "required": ["file"], "properties": {
     "file": {"type": "string", "format": "binary", "description": "The audio file."},
     **SimilarUploadOptions.model_json_schema()["properties"]}}
-_UPLOAD_ERRORS = {s: {"description": d, "content": {"application/json": {
-    "example": {"error": "..."}}}} for s, d in (
-    (408, "Upload too slow"), (409, "The library has no analysed tracks yet"),
-    (413, "Upload over the size limit"),
-    (422, "Unreadable or empty audio, a bad form value, or more audio to analyse than "
-          "the server's limit"))}
+_BAD_QUERY = error_responses(e422="A query parameter out of its bounds")
+_NO_TRACK = error_responses(e404="No such track in the library",
+                            e422="A track id or query parameter out of its bounds")
+_NO_INDEX = error_responses(e409="The library has no analysed tracks yet")
+_UPLOAD_ERRORS = UPLOAD_ERRORS | _NO_INDEX | error_responses(
+    e404="The library's model or its weights are missing",
+    e422="Unreadable or empty audio, a bad form value, or more audio to analyse than "
+         "the server's limit")
+#: The types the audio route answers with: the page's own (a track of another
+#: extension is sent as bytes to download).
+AUDIO_TYPES = {ext: t for ext, t in MEDIA_TYPES.items() if t.startswith("audio/")}
 
 
 def analysed_s(plan: WindowPlan, duration_s: float | None) -> float | None:
@@ -112,12 +118,12 @@ def library_router(library: Library, service=None) -> fastapi.APIRouter:
     def track_or_404(track_id: int):
         return library.track(int(track_id))
 
-    @router.get("")
+    @router.get("", responses=_BAD_QUERY)
     def overview(lang: Lang = "en") -> dict:
         """Counts per top genre, unsure and not-music tracks, failed files."""
         return library.stats().to_dict(lang)
 
-    @router.get("/tracks")
+    @router.get("/tracks", responses=_BAD_QUERY)
     def tracks(q: str | None = Query(None, max_length=200, description="part of the path"),
                genre: str | None = Query(None, max_length=100,
                                          description="top genre: id, English or Chinese name"),
@@ -127,7 +133,8 @@ def library_router(library: Library, service=None) -> fastapi.APIRouter:
         found = library.tracks(q, genre=genre, limit=limit, offset=offset)
         return {"tracks": [t.to_dict(lang) for t in found], "limit": limit, "offset": offset}
 
-    @router.get("/search")
+    @router.get("/search", responses=error_responses(
+        e422="Neither q nor genre, or a query parameter out of its bounds"))
     def search(q: str | None = Query(None, max_length=200), genre: str | None = Query(
                None, max_length=100), limit: int = Query(50, ge=1, le=500),
                lang: Lang = "en") -> dict:
@@ -136,7 +143,7 @@ def library_router(library: Library, service=None) -> fastapi.APIRouter:
             raise GenrescopeError("Give q (part of a name) or genre.", status=422)
         return {"tracks": [t.to_dict(lang) for t in library.tracks(q, genre=genre, limit=limit)]}
 
-    @router.get("/tracks/{track_id}", responses={404: {"description": "no such track"}})
+    @router.get("/tracks/{track_id}", responses=_NO_TRACK)
     def track(track_id: TrackId, lang: Lang = "en") -> dict:
         """One track: top genres, warnings, and its genre timeline (per analysed chunk)."""
         t = track_or_404(track_id)
@@ -149,7 +156,8 @@ def library_router(library: Library, service=None) -> fastapi.APIRouter:
                     for c in arrays["timeline"]] if labels else []
         return t.to_dict(lang) | {"timeline": timeline}
 
-    @router.get("/tracks/{track_id}/similar", responses={404: {"description": "no such track"}})
+    @router.get("/tracks/{track_id}/similar", responses=_NO_TRACK | _NO_INDEX | error_responses(
+        e422="The track could not be analysed, or a parameter out of its bounds"))
     def similar(track_id: TrackId, k: int = Query(10, ge=1, le=100), lang: Lang = "en") -> dict:
         """The k nearest tracks (cosine of the embeddings), each with why it is near."""
         t = track_or_404(track_id)
@@ -157,7 +165,9 @@ def library_router(library: Library, service=None) -> fastapi.APIRouter:
                 "similar": [h.to_dict(lang) for h in library.similar(t.id, k=k)]}
 
     @router.get("/tracks/{track_id}/thumbnail", response_class=Response,
-                responses={200: {"content": {"image/jpeg": {}}}})
+                responses={200: {"content": {"image/jpeg": {}}}} | error_responses(
+                    e404="No such track, or it has no thumbnail",
+                    e422="A track id out of its bounds"))
     def thumbnail(track_id: TrackId) -> Response:
         """The spectrogram thumbnail of the analysed windows (JPEG)."""
         data = library.thumbnail(track_or_404(track_id).id)
@@ -168,16 +178,19 @@ def library_router(library: Library, service=None) -> fastapi.APIRouter:
                         headers={"Cache-Control": "private, max-age=3600"})
 
     @router.get("/tracks/{track_id}/audio", response_class=FileResponse,
-                responses={200: {"content": {"audio/*": {}}}})
+                responses={200: {"content": {"audio/*": {}, "application/octet-stream": {}}}}
+                | error_responses(e404="No such track, or its file is gone",
+                                  e422="A track id out of its bounds"))
     def audio(track_id: TrackId) -> FileResponse:
         """The track's file, to play it (only files the library holds)."""
         t = track_or_404(track_id)
         if not os.path.isfile(t.path):
             raise GenrescopeError("The file of this track is gone: index the library again.",
                                   status=404)
-        return FileResponse(t.path, filename=os.path.basename(t.path))
+        media = AUDIO_TYPES.get(os.path.splitext(t.path)[1].lower(), "application/octet-stream")
+        return FileResponse(t.path, media_type=media, filename=os.path.basename(t.path))
 
-    @router.get("/map", response_class=HTMLResponse)
+    @router.get("/map", response_class=HTMLResponse, responses=_BAD_QUERY)
     def library_map(lang: Lang = "en") -> HTMLResponse:
         """The 2-D map of the library (self-contained HTML, made once per library state)."""
         key = (lang, library.state())

@@ -28,6 +28,7 @@ import time
 from dataclasses import dataclass
 
 from starlette.datastructures import MutableHeaders
+from starlette.requests import ClientDisconnect
 from starlette.routing import compile_path
 
 from .uploads import MIN_UPLOAD_RATE, UPLOAD_GRACE_S, UPLOAD_IDLE_S
@@ -272,6 +273,8 @@ async def _client_errors(app, scope, receive, send) -> None:
         await send(message)
     try:
         await app(scope, receive, holding)
+    except ClientDisconnect:                           # cut (408/413, answered) or gone: no
+        return None                                    # one to answer, no traceback
     except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
         log.info("page request refused (422): %s: %s", type(exc).__name__, exc)
         return await _reply(send, 422, "The request is malformed: send what the page sends "

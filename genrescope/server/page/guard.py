@@ -3,8 +3,10 @@ clips) are ever read; no server path, no URL (issue 17)."""
 
 from __future__ import annotations
 
+import logging
 import os
 
+log = logging.getLogger("genrescope.server")
 REFUSED = "Only audio uploaded to this page (or its example clips) can be analysed."
 
 
@@ -32,9 +34,26 @@ def _client_paths(value) -> list:
     return []
 
 
+def _missing_choice(block, value) -> str | None:
+    """Why ``value`` is refused for a radio that the page always sets (it has
+    an initial value): ``None`` there is not a choice."""
+    import gradio as gr
+
+    if isinstance(block, gr.Radio) and value is None and block.value is not None:
+        return f"{block.label or 'A choice'}: choose one of the page's options."
+    return None
+
+
 def guarded_blocks(examples: list[str]):
     """``gr.Blocks`` that refuses, before Gradio touches it, any input file that
-    is not an upload of this page: no server path, no URL is ever read."""
+    is not an upload of this page: no server path, no URL is ever read.
+
+    The client's malformed inputs (too few values, a value of the wrong shape,
+    ``FileData`` that does not validate, no choice on a radio that always has
+    one) are refused as ``gr.Error`` without a traceback in the server's log
+    (one line at INFO instead): Gradio prints one for any other exception.
+    Errors of the page's own functions are not caught here: they keep theirs.
+    """
     import gradio as gr
 
     class GuardedBlocks(gr.Blocks):
@@ -45,10 +64,18 @@ def guarded_blocks(examples: list[str]):
                     paths.append(value)
                 if any(not is_page_file(p, examples) for p in paths):
                     raise gr.Error(REFUSED, print_exception=False)   # no traceback per probe
+                problem = _missing_choice(block, value)
+                if problem:
+                    raise gr.Error(problem, print_exception=False)
             try:
                 return await super().preprocess_data(block_fn, inputs, state, explicit_call)
             except gr.Error as exc:            # Gradio's own refusals (a value not among
                 exc.print_exception = False    # the choices...): the client's error, no
                 raise                          # traceback in the server's log
+            except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+                text = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+                log.info("page input refused: %s: %s", type(exc).__name__, text)
+                raise gr.Error(f"The page's inputs are malformed: {text}",
+                               print_exception=False) from None
 
     return GuardedBlocks
