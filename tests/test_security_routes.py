@@ -110,10 +110,11 @@ def test_files_are_served_with_our_type(lib_client):
 
 
 def test_page_client_errors_are_4xx_not_500(lib_client):
-    for fn_index in (10**6, -1, "x", 1.5, [1], True):
-        r = lib_client.post("/gradio_api/queue/join", json={
-            "fn_index": fn_index, "data": [], "session_hash": "abc", "event_data": None})
-        assert r.status_code == 422, (fn_index, r.status_code, r.text)
+    for route in ("/gradio_api/queue/join", "/gradio_api/run/predict"):   # both event routes
+        for fn_index in (10**6, -1, "x", 1.5, [1], True):
+            r = lib_client.post(route, json={
+                "fn_index": fn_index, "data": [], "session_hash": "abc", "event_data": None})
+            assert r.status_code == 422, (route, fn_index, r.status_code, r.text)
     r = lib_client.post("/gradio_api/upload", files={"files": ("", b"abc")})
     assert r.status_code == 422
     big = 2**64 + 1

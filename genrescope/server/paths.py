@@ -7,7 +7,7 @@ answers the path where it stored the file (``/tmp/genrescope-gradio-XXXX/
 paths back. :class:`HideFolders`, an ASGI middleware over the page's routes,
 rewrites the folder in both directions: each hidden folder becomes a short
 token in every answer (JSON, server-sent events, HTML) and the token becomes
-the folder again in what the client sends back (queue and ``call/`` bodies,
+the folder again in what the client sends back (queue, run/predict and ``call/`` bodies,
 ``file=`` paths), before Gradio sees it. Gradio still works with real paths;
 the client sees ``gradio-cache/<hash>/clip.wav``.
 
@@ -30,7 +30,7 @@ _TEXT_TYPES = (b"application/json", b"text/event-stream", b"text/html", b"text/p
 _UNTOUCHED = ("/assets/", "/static/", "/svelte/", "/api/",
               "/static-offline-docs/")
 #: Routes whose request body (JSON) names files by path.
-_BODY_ROUTES = ("/gradio_api/queue/join", "/gradio_api/call/")
+_BODY_ROUTES = ("/gradio_api/queue/join", "/gradio_api/run/predict", "/gradio_api/call/")
 
 
 def _forms(folder: str) -> list[str]:

@@ -72,6 +72,8 @@ KEPT = (
     Kept(GET, "/gradio_api/heartbeat/{session_hash}", "the session's keep-alive stream"),
     Kept(POST, "/gradio_api/queue/join", "run an event of the page", "json"),
     Kept(GET, "/gradio_api/queue/data", "its results (server-sent events)"),
+    Kept(POST, "/gradio_api/run/predict", "the page's events that skip the queue "
+         "(queue=False: showing a result, switching the language, clearing a box)", "json"),
     Kept(POST, "/gradio_api/cancel", "cancel an event (trigger_mode 'always_last')", "json"),
     Kept(POST, "/gradio_api/reset", "the client's reset after cancel (no-op)", "json"),
     Kept(POST, "/gradio_api/reset/", "the same", "json"),
@@ -149,6 +151,8 @@ REFUSED = {
     "/docs/oauth2-redirect": "no OAuth2",
 }
 
+#: The page's event routes: their body names the function (``fn_index``) to run.
+EVENT_ROUTES = ("/gradio_api/queue/join", "/gradio_api/run/predict")
 _KEPT = [(compile_path(k.path)[0], k) for k in KEPT]
 #: Types of the files ``file=`` serves inline: the page's own media.
 MEDIA_TYPES = {
@@ -250,7 +254,7 @@ class RouteAllowList:
         body = _Body(scope, receive, send, limit, self.idle_s, self.grace_s, self.min_rate)
         if body.declared > limit:
             return await _reply(send, 413, body.too_large())
-        if kept.path == "/gradio_api/queue/join" and self.fn_ids is not None:
+        if kept.path in EVENT_ROUTES and self.fn_ids is not None:
             data = await body.read_all()
             if data is None:
                 return None
@@ -284,7 +288,8 @@ async def _client_errors(app, scope, receive, send) -> None:
 
 
 def _queue_problem(data: bytes, fn_ids) -> str | None:
-    """Why a queue/join body names no function of the page, else None."""
+    """Why an event's body (queue/join, run/predict) names no function of the
+    page, else None."""
     try:
         fn_index = json.loads(data).get("fn_index")
     except (ValueError, AttributeError):
