@@ -112,8 +112,7 @@ def library_line(library, lang: str) -> str:
     """The line under the title saying a library is loaded (``serve --db``)."""
     if library is None:
         return ""
-    stats = library.stats()
-    return TEXT[lang]["library_loaded"].format(n=stats.n_tracks)
+    return TEXT[lang]["library_loaded"].format(n=len(library))   # one COUNT(*)
 
 
 def build_page(service: Service, examples: list[str], library=None):
