@@ -197,3 +197,32 @@ def test_library_tab_layout(browser, library_server, width, lang):  # noqa: F811
     pg.screenshot(path=str(out), full_page=True)
     context.close()
     assert outside == []
+
+
+@pytest.mark.browser
+def test_map_made_while_hidden_draws_whole(browser, library_server):  # noqa: F811
+    """Issue 26: the language switched on the Analyse tab remakes the map in a
+    hidden frame; back on the Library tab it fills the frame and its legend's
+    words do not pile up (it painted blank or wrong until the window was resized)."""
+    context, pg, outside = _open(browser, library_server, 1280)
+    pg.click("button[role=tab]:has-text('Library')")
+    pg.click("#lib-show-map")
+    pg.frame_locator("#lib-map-frame").locator(".js-plotly-plot .legend").wait_for()
+    pg.click("button[role=tab]:has-text('Analyse')")
+    pg.click("#lang label:has-text('中文')")
+    pg.wait_for_function("document.querySelector('#lib-map-frame')?.srcdoc.includes('音乐库地图')")
+    pg.click("button[role=tab]:has-text('音乐库')")
+    frame = pg.frame_locator("#lib-map-frame")
+    frame.locator("text=音乐库地图").wait_for()
+    inner = [f for f in pg.frames if f != pg.main_frame][0]
+    inner.wait_for_function("() => document.querySelector('.js-plotly-plot')?._fullLayout"
+                            "?.width > 900")
+    boxes = inner.evaluate("""() => [...document.querySelectorAll('.legendtext')]
+        .map(t => { const r = t.getBoundingClientRect(); return [r.left, r.right]; })""")
+    boxes.sort()
+    assert len(boxes) >= 2 and all(w > 5 for a, b in boxes for w in [b - a]), boxes
+    assert all(prev[1] <= nxt[0] + 1 for prev, nxt in zip(boxes, boxes[1:])), boxes
+    pg.locator("#lib-map").scroll_into_view_if_needed()
+    pg.screenshot(path=str(REPO / "test-artifacts" / "library-map-after-switch.png"))
+    context.close()
+    assert outside == []

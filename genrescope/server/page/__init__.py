@@ -112,15 +112,15 @@ def library_line(library, lang: str) -> str:
     """The line under the title saying a library is loaded (``serve --db``)."""
     if library is None:
         return ""
-    stats = library.stats()
-    return TEXT[lang]["library_loaded"].format(n=stats.n_tracks)
+    return TEXT[lang]["library_loaded"].format(n=len(library))   # one COUNT(*)
 
 
 def build_page(service: Service, examples: list[str], library=None):
     """The Gradio page: a thin shell over ``service`` (see module docstring).
 
     Layout: the title, the language and, with a library, a line announcing
-    it; then the tabs. "Analyse": the input (microphone, file upload) then
+    it; then the tabs "Analyse" and "Library" (without a library, the
+    Analyse part alone). "Analyse": the input (microphone, file upload) then
     the result, side by side on a wide screen and one under the other on a
     phone, so the answer comes right after the recording; the settings and
     examples below them.
@@ -139,11 +139,14 @@ def build_page(service: Service, examples: list[str], library=None):
             with gr.Column(scale=0, min_width=200):
                 lang = gr.Radio([("English", "en"), ("中文", "zh")], value="en",
                                 label=t["lang"], elem_id="lang")
-        with gr.Tabs(elem_id="tabs"):
-            with gr.Tab(t["analyse_tab"], elem_id="analyse-tab") as tab:
+        if library is None:                           # one page: no lone tab header
+            with gr.Column(elem_id="analyse-tab") as tab:
                 ui = _analyse_tab(service, models, examples, info, lang)
-            # --- hook: the Library tab (genrescope/server/page/library.py), with serve --db
-            if library is not None:
+        else:
+            with gr.Tabs(elem_id="tabs"):
+                with gr.Tab(t["analyse_tab"], elem_id="analyse-tab") as tab:
+                    ui = _analyse_tab(service, models, examples, info, lang)
+                # --- hook: the Library tab (genrescope/server/page/library.py), with --db
                 library_tab(library, lang=lang)
         ui.tab, ui.intro, ui.db_line, ui.lang = tab, intro, db_line, lang
         _wire(ui, _analyse_fn(service, models, examples), models, info, library)
@@ -276,7 +279,8 @@ def _wire(ui: SimpleNamespace, analyse, models: Models, info: dict, library) -> 
 
     def relabel(lang, state, uploaded):
         t = TEXT[lang]
-        return (t["intro"], library_line(library, lang), gr.update(label=t["analyse_tab"]),
+        tab = gr.update() if library is None else gr.update(label=t["analyse_tab"])
+        return (t["intro"], library_line(library, lang), tab,
                 gr.update(label=t["lang"]), gr.update(label=audio_label(uploaded, lang)),
                 gr.update(label=t["upload"]), t["run"], gr.update(label=t["model"]),
                 models.more(lang), models.help(lang),

@@ -105,14 +105,22 @@ def _name_cell(title: str) -> str:
     return re.sub(r"(\\?[._\-])(?=\S)", r"\1<wbr>", _cell(title))
 
 
-#: Run in the map's frame: plotly draws at the frame's size once it has one
-#: (a frame filled while hidden or being replaced painted blank until the
-#: window was resized).
-MAP_RESIZE = ("<script>(() => { const fit = () => document.querySelectorAll("
-              "'.js-plotly-plot').forEach(g => window.Plotly && Plotly.Plots.resize(g));"
-              " addEventListener('load', () => { fit(); setTimeout(fit, 250);"
-              " new ResizeObserver(fit).observe(document.documentElement); }); })();"
-              "</script>")
+#: Run in the map's frame: a map made while its frame is hidden (the page's
+#: language switched while on the Analyse tab) was laid out at plotly's
+#: default size with its legend's words piled up (plotly measures text once,
+#: and hidden text has no width) until the window was resized. Such a frame
+#: loads itself again once it is shown; a shown map follows the frame's size.
+MAP_RESIZE = """<script>(() => {
+  const rendered = () => document.body.getBoundingClientRect().width > 0;
+  addEventListener('load', () => {
+    const hidden = !rendered();
+    new ResizeObserver(() => {
+      if (!rendered() || !window.Plotly) return;
+      if (hidden) location.reload();
+      else document.querySelectorAll('.js-plotly-plot').forEach(g => Plotly.Plots.resize(g));
+    }).observe(document.body);
+  });
+})();</script>"""
 
 
 class MapFrames:
