@@ -94,6 +94,8 @@ def cmd_similar(args: argparse.Namespace) -> int:
 
     with Library(args.db) as lib:
         hits = lib.similar(args.track, k=args.k)
+        if lib.search_note:
+            print(f"note: {lib.search_note}", file=sys.stderr)
         if args.format == "json":
             json.dump([h.to_dict(args.lang) for h in hits], sys.stdout, ensure_ascii=False,
                       indent=2)
