@@ -22,11 +22,16 @@
            user runs it) and with one graph kept; genrescope ``--windows full``
            (whole file, workers 1: the like-for-like comparison) and the
            default spread:3x10 at each worker count (the 3 000 tracks/h goal).
---similar  exact cosine search (:func:`genrescope.library.search.nearest`) on
-           synthetic unit embeddings of the default model's size (100 000 and
-           1 000 000 rows), median and p95 over 50 queries; and
-           ``Library.similar`` end to end (k = 10, reasons included) on a
-           synthetic 100 000-track database, with its size per 1 000 tracks.
+--similar  on synthetic libraries of ``--similar-sizes`` tracks (default 100 000
+           and 1 000 000; embeddings of the default model's size, 256,
+           ``--similar-data real-like``: see benchmarks/bench_ann.py): exact
+           cosine search (:func:`genrescope.library.search.nearest`); the
+           approximate index as ``genrescope index`` builds it
+           (:func:`genrescope.library.ann.refresh`: time, memory, file size);
+           ``Library.similar`` end to end (k = 10, reasons included) with the
+           approximate index and with exact search, median and p95 over 50
+           queries, first call apart, and the recall@10 of the approximate
+           answers against the exact ones; the database size per 1 000 tracks.
 --quality  neighbour genre agreement@5 on gtzan-mini indexed with the default
            model: for each clip, the share of its 5 nearest clips (cosine)
            with the same GTZAN genre (chance: 4/49 = 8 %). ``--quality-models
@@ -51,8 +56,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
 SHARED = ROOT.parent / "shared" / "data"
-EMBED_DIM = 400          # the default model's clip embedding
+EMBED_DIM = 256          # the default model's clip embedding (genres: its head's hidden layer)
 TF_PYTHON = Path("/tmp/tfenv/bin/python")   # TensorFlow + musicnn (see tools/convert_musicnn.py)
 GOAL_TRACKS_PER_H = 3000
 
@@ -224,68 +230,103 @@ def _lat(fn, queries) -> tuple[float, float]:
     return float(np.median(times)) * 1000, float(np.percentile(times, 95)) * 1000
 
 
-def bench_similar(tmp: Path) -> dict:
-    from genrescope.library import search
+def bench_similar(tmp: Path, sizes=(100_000, 1_000_000), data: str = "real-like") -> dict:
+    """Exact search and ``Library.similar`` (exact and approximate) on synthetic
+    libraries of ``sizes`` tracks (embeddings: bench_ann.make_data ``data``)."""
+    from bench_ann import make_data
+
+    from genrescope.library import Library, ann, search
 
     rng = np.random.default_rng(0)
     out = {}
-    print(f"\nsimilar: exact cosine search, {EMBED_DIM}-d float32, 50 queries, k = 10; "
+    print(f"\nsimilar: {EMBED_DIM}-d float32 {data} embeddings, 50 queries, k = 10; "
           f"load average: {load_avg()}")
-    print(f"{'what':<44} {'median ms':>9} {'p95 ms':>8}")
-    for n in (100_000, 1_000_000):
-        unit = search.normalise_rows(rng.standard_normal((n, EMBED_DIM), dtype=np.float32))
-        queries = rng.standard_normal((50, EMBED_DIM), dtype=np.float32)
+    for n in sizes:
+        unit, queries = make_data(data, n, EMBED_DIM, 50)
         med, p95 = _lat(lambda q: search.nearest(unit, q, 10), queries)
-        out[f"nearest {n}"] = {"median_ms": med, "p95_ms": p95}
-        print(f"{f'search.nearest, {n:,} tracks':<44} {med:>9.1f} {p95:>8.1f}")
+        out[f"nearest {n}"] = {"median_ms": med, "p95_ms": p95, "load": load_avg()}
+        print(f"{f'search.nearest (exact, numpy), {n:,} tracks':<52} {med:>9.1f} ms median "
+              f"{p95:>8.1f} ms p95")
+        db = tmp / f"synthetic-{n}.db"
+        _synthetic_db(db, unit, rng)
         del unit
-    db = tmp / "synthetic.db"
-    n = 100_000
-    _synthetic_db(db, n, rng)
-    from genrescope.library import Library
-
-    with Library(db) as lib:
-        t = time.perf_counter()
-        lib.similar(1, k=10)
-        first = time.perf_counter() - t
+        rss0, t = _rss_mb(), time.perf_counter()
+        what = ann.refresh(db)                  # what `genrescope index` runs after a run
+        build = {"build_s": time.perf_counter() - t, "rss_added_mb": _rss_mb() - rss0,
+                 "file_mb": ann.ann_path(db).stat().st_size / 1e6 if
+                 ann.ann_path(db).exists() else 0.0, "what": what, "load": load_avg()}
+        out[f"ann build {n}"] = build
+        print(f"  {what}; read + build {build['build_s']:.1f} s, +{build['rss_added_mb']:.0f} "
+              f"MB resident, file {build['file_mb']:.0f} MB")
         ids = rng.integers(1, n + 1, 50)
-        med, p95 = _lat(lambda i: lib.similar(int(i), k=10), ids)
-    size = db.stat().st_size
-    out["Library.similar 100000"] = {"median_ms": med, "p95_ms": p95, "first_s": first,
-                                     "db_bytes_per_1000": size / n * 1000}
-    print(f"{'Library.similar (reasons), 100,000 tracks':<44} {med:>9.1f} {p95:>8.1f}"
-          f"   (first call, loads the embeddings: {first:.1f} s)")
-    print(f"synthetic database: {size / n * 1000 / 1e6:.2f} MB per 1 000 tracks "
-          "(400-d embedding, 31 genres, 9-chunk timeline, 2 kB thumbnail)")
+        rows, found = {}, {}
+        for name, min_tracks in (("approximate", ann.ANN_MIN_TRACKS), ("exact", 10 ** 12)):
+            with Library(db, ann_min_tracks=min_tracks) as lib:
+                t = time.perf_counter()
+                lib.similar(1, k=10)
+                first = time.perf_counter() - t
+                hits = {}
+                med, p95 = _lat(lambda i: hits.__setitem__(
+                    int(i), [h.track.id for h in lib.similar(int(i), k=10)]), ids)
+                rows[name] = {"median_ms": med, "p95_ms": p95, "first_s": first,
+                              "method": lib.search_method, "load": load_avg()}
+                found[name] = hits
+            label = f"Library.similar (reasons), {n:,} tracks, {rows[name]['method']}"
+            print(f"{label:<52} {med:>9.1f} ms median {p95:>8.1f} ms p95   (first call "
+                  f"{first:.1f} s)")
+        recall = float(np.mean([len(set(found["approximate"][i]) & set(found["exact"][i])) / 10
+                                for i in found["exact"]]))
+        rows["recall_at_10"] = recall
+        out[f"Library.similar {n}"] = rows
+        size = db.stat().st_size
+        out[f"db {n}"] = {"bytes_per_1000": size / n * 1000}
+        print(f"  recall@10 of the approximate answers against exact: {recall:.3f}; database "
+              f"{size / n * 1000 / 1e6:.2f} MB per 1 000 tracks")
+        for f in db.parent.glob(db.name + "*"):
+            f.unlink()
     return out
 
 
-def _synthetic_db(path: Path, n: int, rng) -> None:
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _synthetic_db(path: Path, unit: np.ndarray, rng) -> None:
+    """A library of ``len(unit)`` tracks with these embeddings; genre
+    probabilities, 9-chunk timelines and a 2 kB thumbnail from a pool of 1 000
+    random ones (the rows have the size of real rows)."""
     from genrescope.library.db import LibraryWriter, blob
 
     labels = [f"g{i}" for i in range(31)]
+    pool = []
+    for _ in range(1000):
+        p = rng.dirichlet(np.ones(31)).astype(np.float32)
+        order = np.argsort(-p)[:5]
+        timeline = [{"start_s": 3.0 * c, "end_s": 3.0 * c + 3,
+                     "p": [round(float(x), 5) for x in rng.dirichlet(np.ones(31))]}
+                    for c in range(9)]
+        pool.append((labels[order[0]], float(p[order[0]]),
+                     json.dumps([[labels[j], float(p[j])] for j in order]), blob(p),
+                     json.dumps(timeline)))
+    thumb, now = bytes(2000), time.time()
     with LibraryWriter(path) as w:
         w.register_model("synthetic", "synthetic@0", labels,
-                         {g: [g, g] for g in labels}, EMBED_DIM)
-        thumb = bytes(2000)
-        rows = []
-        for i in range(n):
-            p = rng.dirichlet(np.ones(31)).astype(np.float32)
-            order = np.argsort(-p)[:5]
-            timeline = [{"start_s": 3.0 * c, "end_s": 3.0 * c + 3,
-                         "p": [round(float(x), 5) for x in rng.dirichlet(np.ones(31))]}
-                        for c in range(9)]
-            rows.append((f"/music/{i:07d}.mp3", 4_000_000, i, f"{i:032x}", 240.0, "synthetic",
-                         "synthetic@0", "spread:3x10", labels[order[0]], float(p[order[0]]),
-                         json.dumps([[labels[j], float(p[j])] for j in order]), blob(p),
-                         blob(rng.standard_normal(EMBED_DIM)), json.dumps(timeline), thumb,
-                         "[]", None, 1.0, time.time()))
-        with w.con:
-            w.con.executemany(
-                "INSERT INTO tracks (path, size, mtime_ns, content_hash, duration_s, model, "
-                "model_version, windows, top_label, top_probability, top_json, probabilities, "
-                "embedding, timeline_json, thumbnail_jpeg, warnings_json, error, analysis_s, "
-                "indexed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+                         {g: [g, g] for g in labels}, unit.shape[1])
+        for a in range(0, len(unit), 50_000):
+            rows = [(f"/music/{i:07d}.mp3", 4_000_000, i, f"{i:032x}", 240.0, "synthetic",
+                     "synthetic@0", "spread:3x10", *pool[i % 1000][:4], blob(unit[i]),
+                     pool[i % 1000][4], thumb, "[]", None, 1.0, now)
+                    for i in range(a, min(len(unit), a + 50_000))]
+            with w.con:
+                w.con.executemany(
+                    "INSERT INTO tracks (path, size, mtime_ns, content_hash, duration_s, model, "
+                    "model_version, windows, top_label, top_probability, top_json, "
+                    "probabilities, embedding, timeline_json, thumbnail_jpeg, warnings_json, "
+                    "error, analysis_s, indexed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    rows)
 
 
 def bench_quality(tmp: Path, model: str | None = None) -> dict:
@@ -330,6 +371,9 @@ def main() -> int:
                     default=str(TF_PYTHON) if TF_PYTHON.exists() else None,
                     help="interpreter with TensorFlow + musicnn for the side-by-side "
                     f"extractor run (default {TF_PYTHON} if it exists, else skipped)")
+    ap.add_argument("--similar-sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    ap.add_argument("--similar-data", choices=("real-like", "isotropic"), default="real-like",
+                    help="synthetic embeddings of --similar (see benchmarks/bench_ann.py)")
     ap.add_argument("--json", metavar="OUT")
     args = ap.parse_args()
     everything = not (args.index or args.similar or args.quality)
@@ -340,7 +384,7 @@ def main() -> int:
             report["index"] = bench_index(args.workers, args.n_mp3, tmp, args.index_sets,
                                           args.musicnn_tf)
         if args.similar or everything:
-            report["similar"] = bench_similar(tmp)
+            report["similar"] = bench_similar(tmp, args.similar_sizes, args.similar_data)
         if args.quality or everything:
             report["quality"] = {m: bench_quality(tmp, None if m == "default" else m)
                                  for m in args.quality_models}

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from genrescope import CCMUSIC_GENRES, Classifier, GenrescopeError
+from genrescope.cli import main
 from genrescope.models.registry import find_models, resolve
 from genrescope.models.vgg import PLANS, VGG, ccmusic_head
 from genrescope.synth import chord, groove
@@ -187,9 +188,12 @@ def test_int8_option(official_models_dir):
         Classifier.load("musicnn_genres", precision="int8")
 
 
-def test_auto_precision_follows_the_int8_check(official_models_dir, monkeypatch, tmp_path):
-    """"auto" takes int8 only for a checkpoint that passed the check, which runs
-    once per checkpoint file and is then read from the cache."""
+def test_auto_precision_follows_the_int8_check(official_models_dir, monkeypatch, tmp_path,
+                                              capsys):
+    """"auto" takes int8 only for a checkpoint that passed the check, which never
+    runs inside loading (float32 until then: a first answer in seconds), runs
+    once per checkpoint file where the user sees it (``models --check-int8``)
+    and is then read from the cache."""
     from genrescope.models import quantize
     from genrescope.models.vgg import VggImageModel
 
@@ -202,6 +206,14 @@ def test_auto_precision_follows_the_int8_check(official_models_dir, monkeypatch,
     check = VggImageModel._check_int8
     monkeypatch.setattr(VggImageModel, "_check_int8", lambda self: runs.append(1) or check(self))
 
+    clf = Classifier.load("vgg19_bn_cqt", models_dir=official_models_dir)
+    assert runs == [] and clf.model.precision == "fp32" and clf.model.int8 is None
+    assert clf.model.int8_check is None                         # not checked yet: float32
+
+    assert main(["models", "--check-int8", "vgg19_bn_cqt",
+                 "--models-dir", str(official_models_dir)]) == 0
+    out, err = capsys.readouterr()
+    assert "agreed with float32 on 8 of 8 clips" in out and "checking int8" in err
     clf = Classifier.load("vgg19_bn_cqt", models_dir=official_models_dir)
     assert runs == [1] and clf.model.precision == "int8" and clf.model.int8 is not None
     assert clf.model.int8_check.n == 8

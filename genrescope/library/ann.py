@@ -53,7 +53,7 @@ from .db import generation, unblob
 ANN_MIN_TRACKS = 100_000
 
 #: Cells scanned per query, chosen with ``benchmarks/bench_ann.py`` (docs/performance.md).
-IVF_NPROBE = 64
+IVF_NPROBE = 128
 #: Training vectors per cell (k-means sample).
 IVF_TRAIN_PER_CELL = 40
 
