@@ -265,3 +265,27 @@ def test_baseline_network_builds_as_the_official_app_and_loads_the_same_weights(
     with torch.inference_mode():
         np.testing.assert_allclose(net(x).numpy(), vgg_classifier.model.net(x).numpy(),
                                    rtol=1e-4, atol=1e-5)
+
+
+def test_the_server_says_which_model_is_being_prepared(monkeypatch):
+    """While a model loads, the pool (and so /api/v1/models and /healthz) says so."""
+    import threading
+
+    from genrescope.server import service
+
+    started, release = threading.Event(), threading.Event()
+
+    def slow_load(name, **kwargs):
+        started.set()
+        release.wait(30)
+        return object()
+
+    monkeypatch.setattr(service.Classifier, "load", staticmethod(slow_load))
+    pool = service.ModelPool()
+    loader = threading.Thread(target=pool.get)
+    loader.start()
+    assert started.wait(30)
+    assert pool.preparing() and not pool.loaded()
+    release.set()
+    loader.join(30)
+    assert not pool.preparing() and len(pool.loaded()) == 1
