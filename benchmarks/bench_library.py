@@ -144,6 +144,110 @@ def _index_run(name: str, roots: list[str], db: Path, windows: str, workers: int
     return row
 
 
+def _index_in(tree: Path, roots: list[str], db: Path, windows: str | None,
+              workers: int) -> dict:
+    """``index`` run by the code of ``tree`` in a new process (``PYTHONPATH=tree``);
+    ``windows`` None: that tree's default plan."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--index-one", *roots, "--db", str(db),
+           "--workers", str(workers)] + (["--windows", windows] if windows else [])
+    env = dict(os.environ, PYTHONPATH=str(tree))
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=7200,
+                          cwd=tempfile.gettempdir())
+    if done.returncode != 0:
+        raise SystemExit(f"index with {tree} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _index_one(roots: list[str], db: str, windows: str | None, workers: int) -> None:
+    """The child of :func:`_index_in`: one run, its figures as JSON on the last line."""
+    import genrescope
+    from genrescope.library import index
+
+    kwargs = {"windows": windows} if windows else {}
+    s = index(roots, db, workers=workers, progress=False, **kwargs)
+    import sqlite3
+
+    plan = sqlite3.connect(db).execute("SELECT windows FROM tracks LIMIT 1").fetchone()[0]
+    print(json.dumps({"tree": str(Path(genrescope.__file__).parent.parent), "windows": plan,
+                      "workers": workers, "tracks": s.indexed, "failed": len(s.failed),
+                      "analyse_s": s.analyse_s, "tracks_per_h": s.tracks_per_h,
+                      "audio_s": s.audio_s, "load": load_avg()}))
+
+
+def _tops_and_embeddings(db: Path) -> tuple[dict, dict]:
+    """Path -> top label, path -> unit embedding, read with sqlite3 alone."""
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    rows = con.execute("SELECT path, top_label, embedding FROM tracks WHERE error IS NULL")
+    tops, embs = {}, {}
+    for path, top, emb in rows:
+        tops[path] = top
+        v = np.frombuffer(emb, dtype="<f4")
+        embs[path] = v / max(float(np.linalg.norm(v)), 1e-12)
+    con.close()
+    return tops, embs
+
+
+def _agreement_at_5(embs: dict) -> float:
+    """Share of each gtzan clip's 5 nearest clips with its genre (file name prefix)."""
+    paths = sorted(embs)
+    unit = np.stack([embs[p] for p in paths])
+    genres = [Path(p).name.split(".")[0] for p in paths]
+    sims = unit @ unit.T
+    np.fill_diagonal(sims, -np.inf)
+    near = np.argsort(-sims, axis=1)[:, :5]
+    return float(np.mean([[genres[j] == genres[i] for j in row] for i, row in enumerate(near)]))
+
+
+def bench_speedup(baseline: Path, tmp: Path, n_mp3: int, workers: int, repeats: int) -> dict:
+    """This tree's default indexing against ``baseline``'s, side by side on the same
+    MP3s (runs alternated), and the quality of both: top-1 agreement with a
+    whole-track analysis (``--windows full``) on the MP3s and music-clips, and
+    neighbour genre agreement@5 on gtzan-mini."""
+    mp3_dir = tmp / "speed-mp3"
+    mp3_dir.mkdir()
+    make_mp3s(mp3_dir, n_mp3)
+    trees = {"baseline": baseline.resolve(), "this tree": ROOT}
+    print(f"\nindexing speed, {n_mp3} x 4-min MP3, default model, each tree's default window "
+          f"plan, workers {workers}, {repeats} alternated runs; load average {load_avg()}")
+    runs = {k: [] for k in trees}
+    for r in range(repeats):
+        for name, tree in trees.items():
+            row = _index_in(tree, [str(mp3_dir)], tmp / f"speed-{name[0]}-{r}.db", None, workers)
+            runs[name].append(row)
+            print(f"  run {r + 1} {name:<9} {row['windows']:<11} {row['tracks_per_h']:>7.0f} "
+                  f"tracks/h  ({row['analyse_s']:.1f} s, load {row['load']})", flush=True)
+    med = {k: float(np.median([r["tracks_per_h"] for r in v])) for k, v in runs.items()}
+    ratio = med["this tree"] / med["baseline"]
+    print(f"median tracks/h: baseline {med['baseline']:.0f}, this tree {med['this tree']:.0f}: "
+          f"x{ratio:.2f} (goal x2.3)")
+    quality = {}
+    sets = {"mp3": [str(mp3_dir)], "music-clips": [str(SHARED / "music-clips")]}
+    full = {k: _tops_and_embeddings(_db_for(tmp, k, "full", ROOT, v, workers))[0]
+            for k, v in sets.items()}
+    for name, tree in trees.items():
+        agree = []
+        for k, roots in sets.items():
+            tops = _tops_and_embeddings(_db_for(tmp, k, name, tree, roots, workers))[0]
+            agree += [tops.get(p) == t for p, t in full[k].items()]
+        gtzan = _tops_and_embeddings(_db_for(tmp, "gtzan", name, tree,
+                                             [str(SHARED / "gtzan-mini")], workers))[1]
+        quality[name] = {"top1_agreement_with_full": float(np.mean(agree)),
+                         "n_tracks": len(agree), "gtzan_agreement_at_5": _agreement_at_5(gtzan)}
+        print(f"  {name:<9} top-1 agreement with whole-track analysis "
+              f"{np.mean(agree):.0%} of {len(agree)} tracks; gtzan-mini neighbour agreement@5 "
+              f"{quality[name]['gtzan_agreement_at_5']:.1%}")
+    return {"runs": runs, "median_tracks_per_h": med, "ratio": ratio, "quality": quality,
+            "load": load_avg()}
+
+
+def _db_for(tmp: Path, what: str, name: str, tree: Path, roots: list[str], workers: int) -> Path:
+    db = tmp / f"q-{what}-{name.replace(' ', '_')}.db"
+    _index_in(tree, roots, db, "full" if name == "full" else None, workers)
+    return db
+
+
 def bench_musicnn_tf(tf_python: str | None, files: list[Path]) -> dict:
     """musicnn's TensorFlow extractor on ``files`` (benchmarks/musicnn_tf_extract.py,
     run by ``tf_python``): per-call and kept-graph rates, first call apart."""
@@ -374,13 +478,26 @@ def main() -> int:
     ap.add_argument("--similar-sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--similar-data", choices=("real-like", "isotropic"), default="real-like",
                     help="synthetic embeddings of --similar (see benchmarks/bench_ann.py)")
+    ap.add_argument("--baseline", metavar="TREE", type=Path,
+                    help="with --index: this tree's default indexing against TREE's (e.g. "
+                    "`git worktree add /tmp/base e7900a2`), side by side, and their quality")
+    ap.add_argument("--repeats", type=int, default=3, help="alternated runs per tree (--baseline)")
+    ap.add_argument("--index-one", nargs="+", metavar="ROOT", help=argparse.SUPPRESS)
+    ap.add_argument("--db", help=argparse.SUPPRESS)
+    ap.add_argument("--windows", help=argparse.SUPPRESS)
     ap.add_argument("--json", metavar="OUT")
     args = ap.parse_args()
+    if args.index_one:
+        _index_one(args.index_one, args.db, args.windows, args.workers[0])
+        return 0
     everything = not (args.index or args.similar or args.quality)
     report = {"cpus": os.cpu_count()}
     with tempfile.TemporaryDirectory(prefix="bench-library-") as tmp:
         tmp = Path(tmp)
-        if args.index or everything:
+        if args.index and args.baseline:
+            report["speedup"] = bench_speedup(args.baseline, tmp, args.n_mp3, args.workers[0],
+                                              args.repeats)
+        elif args.index or everything:
             report["index"] = bench_index(args.workers, args.n_mp3, tmp, args.index_sets,
                                           args.musicnn_tf)
         if args.similar or everything:
