@@ -237,21 +237,27 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def vectors(con: sqlite3.Connection) -> tuple[str, np.ndarray, np.ndarray, int] | None:
-    """(main model, ids, unit rows, generation) read in one snapshot, or
-    ``None`` when nothing is analysed or the library has no generation counter."""
+    """(main model, ids, unit rows, generation) read in one snapshot and one
+    pass over the table, or ``None`` when nothing is analysed or the library
+    has no generation counter. The main model is the one with most tracks."""
     with con:                                           # one read transaction
         con.execute("BEGIN")
         gen = generation(con)
-        row = con.execute(
-            "SELECT model, count(*) c FROM tracks WHERE error IS NULL AND embedding IS NOT "
-            "NULL GROUP BY model ORDER BY c DESC LIMIT 1").fetchone()
-        if gen is None or row is None:
+        if gen is None:
             return None
-        rows = con.execute("SELECT id, embedding FROM tracks WHERE model=? AND error IS NULL "
-                           "AND embedding IS NOT NULL ORDER BY id", (row[0],)).fetchall()
-    ids = np.array([r[0] for r in rows], dtype=np.int64)
-    unit = search.normalise_rows(np.stack([unblob(r[1]) for r in rows]))
-    return row[0], ids, unit, gen
+        by_model: dict[str, list] = {}
+        for id_, model, emb in con.execute(
+                "SELECT id, model, embedding FROM tracks WHERE error IS NULL AND "
+                "embedding IS NOT NULL ORDER BY id"):
+            by_model.setdefault(model, []).append((id_, emb))
+    if not by_model:
+        return None
+    model = max(sorted(by_model), key=lambda m: len(by_model[m]))
+    rows = by_model[model]
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    unit = search.normalise_rows(np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4")
+                                 .reshape(len(rows), -1))
+    return model, ids, unit, gen
 
 
 def verify(path) -> dict:
