@@ -164,14 +164,17 @@ def _index_one(roots: list[str], db: str, windows: str | None, workers: int) -> 
     from genrescope.library import index
 
     kwargs = {"windows": windows} if windows else {}
+    cpu0 = _cpu_s()
     s = index(roots, db, workers=workers, progress=False, **kwargs)
+    cpu_s = _cpu_s() - cpu0
     import sqlite3
 
     plan = sqlite3.connect(db).execute("SELECT windows FROM tracks LIMIT 1").fetchone()[0]
     print(json.dumps({"tree": str(Path(genrescope.__file__).parent.parent), "windows": plan,
                       "workers": workers, "tracks": s.indexed, "failed": len(s.failed),
                       "analyse_s": s.analyse_s, "tracks_per_h": s.tracks_per_h,
-                      "audio_s": s.audio_s, "load": load_avg()}))
+                      "audio_s": s.audio_s, "cpu_s_per_track": cpu_s / max(1, s.indexed),
+                      "load": load_avg()}))
 
 
 def _tops_and_embeddings(db: Path) -> tuple[dict, dict]:
@@ -200,7 +203,8 @@ def _agreement_at_5(embs: dict) -> float:
     return float(np.mean([[genres[j] == genres[i] for j in row] for i, row in enumerate(near)]))
 
 
-def bench_speedup(baseline: Path, tmp: Path, n_mp3: int, workers: int, repeats: int) -> dict:
+def bench_speedup(baseline: Path, tmp: Path, n_mp3: int, workers: int, repeats: int,
+                  quality: bool = True) -> dict:
     """This tree's default indexing against ``baseline``'s, side by side on the same
     MP3s (runs alternated), and the quality of both: top-1 agreement with a
     whole-track analysis (``--windows full``) on the MP3s and music-clips, and
@@ -217,11 +221,18 @@ def bench_speedup(baseline: Path, tmp: Path, n_mp3: int, workers: int, repeats: 
             row = _index_in(tree, [str(mp3_dir)], tmp / f"speed-{name[0]}-{r}.db", None, workers)
             runs[name].append(row)
             print(f"  run {r + 1} {name:<9} {row['windows']:<11} {row['tracks_per_h']:>7.0f} "
-                  f"tracks/h  ({row['analyse_s']:.1f} s, load {row['load']})", flush=True)
+                  f"tracks/h  ({row['analyse_s']:.1f} s, {row['cpu_s_per_track']:.1f} CPU s/track "
+                  f"incl. start-up, load {row['load']})", flush=True)
     med = {k: float(np.median([r["tracks_per_h"] for r in v])) for k, v in runs.items()}
+    cpu = {k: float(np.median([r["cpu_s_per_track"] for r in v])) for k, v in runs.items()}
     ratio = med["this tree"] / med["baseline"]
     print(f"median tracks/h: baseline {med['baseline']:.0f}, this tree {med['this tree']:.0f}: "
-          f"x{ratio:.2f} (goal x2.3)")
+          f"x{ratio:.2f} (goal x2.3); median CPU s/track {cpu['baseline']:.2f} -> "
+          f"{cpu['this tree']:.2f}: x{cpu['baseline'] / cpu['this tree']:.2f}")
+    out = {"runs": runs, "median_tracks_per_h": med, "ratio": ratio,
+           "median_cpu_s_per_track": cpu, "load": load_avg()}
+    if not quality:
+        return out
     quality = {}
     sets = {"mp3": [str(mp3_dir)], "music-clips": [str(SHARED / "music-clips")]}
     full = {k: _tops_and_embeddings(_db_for(tmp, k, "full", ROOT, v, workers))[0]
@@ -238,8 +249,7 @@ def bench_speedup(baseline: Path, tmp: Path, n_mp3: int, workers: int, repeats: 
         print(f"  {name:<9} top-1 agreement with whole-track analysis "
               f"{np.mean(agree):.0%} of {len(agree)} tracks; gtzan-mini neighbour agreement@5 "
               f"{quality[name]['gtzan_agreement_at_5']:.1%}")
-    return {"runs": runs, "median_tracks_per_h": med, "ratio": ratio, "quality": quality,
-            "load": load_avg()}
+    return dict(out, quality=quality)
 
 
 def _db_for(tmp: Path, what: str, name: str, tree: Path, roots: list[str], workers: int) -> Path:
@@ -482,6 +492,8 @@ def main() -> int:
                     help="with --index: this tree's default indexing against TREE's (e.g. "
                     "`git worktree add /tmp/base e7900a2`), side by side, and their quality")
     ap.add_argument("--repeats", type=int, default=3, help="alternated runs per tree (--baseline)")
+    ap.add_argument("--speed-only", action="store_true",
+                    help="with --baseline: skip the quality comparison (whole-track analyses)")
     ap.add_argument("--index-one", nargs="+", metavar="ROOT", help=argparse.SUPPRESS)
     ap.add_argument("--db", help=argparse.SUPPRESS)
     ap.add_argument("--windows", help=argparse.SUPPRESS)
@@ -496,7 +508,7 @@ def main() -> int:
         tmp = Path(tmp)
         if args.index and args.baseline:
             report["speedup"] = bench_speedup(args.baseline, tmp, args.n_mp3, args.workers[0],
-                                              args.repeats)
+                                              args.repeats, not args.speed_only)
         elif args.index or everything:
             report["index"] = bench_index(args.workers, args.n_mp3, tmp, args.index_sets,
                                           args.musicnn_tf)

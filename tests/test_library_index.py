@@ -56,7 +56,7 @@ def test_index_then_incremental_changes(tmp_path):
     assert broken[2] and "broken.mp3" in broken[2]            # the error is recorded
     good = [v for k, v in r1.items() if not k.endswith(".mp3")]
     assert all(v[2] is None and v[5] > 0 and v[6] > 0 and v[4] for v in good)
-    assert {v[3] for v in good} == {"spread:3x10"}
+    assert {v[3] for v in good} == {str(WindowPlan())}                # the default plan
 
     s2 = index([str(music)], str(db), progress=False)     # nothing changed
     assert (s2.indexed, s2.unchanged, len(s2.failed)) == (0, 7, 0)

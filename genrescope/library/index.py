@@ -109,7 +109,7 @@ def index(roots: list[str], db: str, *, model: str | None = None, models_dir=Non
     workers : int
         Processes analysing in parallel.
     windows : WindowPlan or str
-        Which parts of each track are analysed (default ``spread:3x10``).
+        Which parts of each track are analysed (default ``spread:4x3``).
     retry_failed : bool
         Try again files that failed before and did not change.
     backend : {"local", "ray"}
