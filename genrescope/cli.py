@@ -314,7 +314,7 @@ def cmd_models(args) -> int:
     from .models.registry import find_models, models_dir
 
     if args.check_int8:
-        from .models.int8_check import check_int8
+        from .int8_check import check_int8
         print(check_int8(args.check_int8, args.models_dir))
         return 0
     entries = find_models(args.models_dir)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 import time
 
-from ..errors import GenrescopeError
+from .errors import GenrescopeError
 
 
 def check_int8(name: str, models_dir=None, *, out=sys.stderr) -> str:
@@ -23,7 +23,7 @@ def check_int8(name: str, models_dir=None, *, out=sys.stderr) -> str:
         The model has no int8 variant (not a VGG checkpoint, or no x86 int8
         engine in this torch build).
     """
-    from ..predict import Classifier
+    from .predict import Classifier
 
     print(f"loading {name} (float32) ...", file=out, flush=True)
     clf = Classifier.load(name, models_dir=models_dir, device="cpu", precision="fp32")
