@@ -45,9 +45,9 @@ class WindowPlan:
     longer than the windows together is analysed whole, once.
 
     The default, four 3 s windows, is one patch of the musicnn networks each
-    (issue 25: 2.3x the tracks per hour of the earlier ``spread:3x10``, nine
-    patches, with the same top-1 agreement with a whole-track analysis on
-    the measured tracks; docs/library.md).
+    (issue 25: about half the CPU per track of the earlier ``spread:3x10``,
+    nine patches, with the same top-1 agreement with a whole-track analysis
+    on the tracks measured; docs/performance.md).
 
     Examples
     --------
