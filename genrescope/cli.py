@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models-dir", metavar="DIR", help="official checkpoints / your bundles "
                    "(default $GENRESCOPE_MODELS or ./models)")
     p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument("--check-int8", metavar="NAME", help="check a VGG checkpoint's int8 network "
+                   "against float32 once (about a minute); int8 is its default after it agreed")
     p.set_defaults(run=cmd_models)
 
     from .commands.library import add_library_commands
@@ -215,6 +217,10 @@ def cmd_explain(args) -> int:
 def cmd_models(args) -> int:
     from .models.registry import find_models, models_dir
 
+    if args.check_int8:
+        from .int8_check import check_int8
+        print(check_int8(args.check_int8, args.models_dir))
+        return 0
     entries = find_models(args.models_dir)
     if args.format == "json":
         json.dump([{"name": e.name, "source": e.source, "available": e.available,

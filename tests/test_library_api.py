@@ -104,7 +104,7 @@ def test_similar_to_an_uploaded_file(client):
     out = r.json()
     assert out["track"]["id"] is None and out["track"]["path"] == "new song.wav"
     assert out["track"]["top"] and out["track"]["top"][0]["name"]
-    assert out["track"]["windows"] == "spread:3x10" and out["track"]["error"] is None
+    assert out["track"]["windows"] == str(WindowPlan()) and out["track"]["error"] is None
     assert len(out["similar"]) == 3 and all(h["reason"] for h in out["similar"])
     assert out["similar"][0]["reason"].startswith("听起来")          # Chinese reasons
     sims = [h["similarity"] for h in out["similar"]]

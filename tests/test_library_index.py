@@ -56,7 +56,7 @@ def test_index_then_incremental_changes(tmp_path):
     assert broken[2] and "broken.mp3" in broken[2]            # the error is recorded
     good = [v for k, v in r1.items() if not k.endswith(".mp3")]
     assert all(v[2] is None and v[5] > 0 and v[6] > 0 and v[4] for v in good)
-    assert {v[3] for v in good} == {"spread:3x10"}
+    assert {v[3] for v in good} == {str(WindowPlan())}                # the default plan
 
     s2 = index([str(music)], str(db), progress=False)     # nothing changed
     assert (s2.indexed, s2.unchanged, len(s2.failed)) == (0, 7, 0)
@@ -210,3 +210,25 @@ def test_ctrl_c_with_two_workers_keeps_what_was_committed(tmp_path):
     assert 2 <= len(kept) <= len(files)
     summary = index([str(music)], str(db), progress=False)
     assert summary.unchanged == len(kept) and len(rows(db)) == len(files)
+
+
+def test_windows_in_one_batched_pass_equal_one_classify_per_window(tmp_path):
+    """analyse.classify_windows (all windows' patches through the network at
+    once) gives what one ``classify(embed=True)`` per window gives."""
+    from genrescope import Classifier
+    from genrescope.library.analyse import classify_windows
+
+    path = tmp_path / "long.wav"
+    sf.write(path, np.concatenate([track(i, 6.0) for i in range(4)]), SR)
+    clf = Classifier.load(None, precision="fp32")
+    windows = WindowPlan().windows(24.0) + [(1.0, 7.0)]
+    batched = classify_windows(clf, str(path), windows)
+    for (offset_s, length_s), got in zip(windows, batched):
+        want = clf.classify(str(path), offset_s=offset_s, duration_s=length_s, embed=True)
+        assert got.audio.offset_s == want.audio.offset_s
+        assert len(got.chunk_probabilities) == len(want.chunk_probabilities)
+        np.testing.assert_allclose(got.embedding, want.embedding, atol=1e-5)
+        assert got.top[0].label == want.top[0].label
+        np.testing.assert_allclose([got.probabilities[g] for g in want.probabilities],
+                                   list(want.probabilities.values()), atol=1e-5)
+        assert [w.code for w in got.warnings] == [w.code for w in want.warnings]

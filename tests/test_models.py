@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from genrescope import CCMUSIC_GENRES, Classifier, GenrescopeError
+from genrescope.cli import main
 from genrescope.models.registry import find_models, resolve
 from genrescope.models.vgg import PLANS, VGG, ccmusic_head
 from genrescope.synth import chord, groove
@@ -228,9 +229,12 @@ def test_int8_option(official_models_dir):
         Classifier.load("musicnn_genres", precision="int8")
 
 
-def test_auto_precision_follows_the_int8_check(official_models_dir, monkeypatch, tmp_path):
-    """"auto" takes int8 only for a checkpoint that passed the check, which runs
-    once per checkpoint file and is then read from the cache."""
+def test_auto_precision_follows_the_int8_check(official_models_dir, monkeypatch, tmp_path,
+                                              capsys):
+    """"auto" takes int8 only for a checkpoint that passed the check, which never
+    runs inside loading (float32 until then: a first answer in seconds), runs
+    once per checkpoint file where the user sees it (``models --check-int8``)
+    and is then read from the cache."""
     from genrescope.models import quantize
     from genrescope.models.vgg import VggImageModel
 
@@ -243,6 +247,14 @@ def test_auto_precision_follows_the_int8_check(official_models_dir, monkeypatch,
     check = VggImageModel._check_int8
     monkeypatch.setattr(VggImageModel, "_check_int8", lambda self: runs.append(1) or check(self))
 
+    clf = Classifier.load("vgg19_bn_cqt", models_dir=official_models_dir)
+    assert runs == [] and clf.model.precision == "fp32" and clf.model.int8 is None
+    assert clf.model.int8_check is None                         # not checked yet: float32
+
+    assert main(["models", "--check-int8", "vgg19_bn_cqt",
+                 "--models-dir", str(official_models_dir)]) == 0
+    out, err = capsys.readouterr()
+    assert "agreed with float32 on 8 of 8 clips" in out and "checking int8" in err
     clf = Classifier.load("vgg19_bn_cqt", models_dir=official_models_dir)
     assert runs == [1] and clf.model.precision == "int8" and clf.model.int8 is not None
     assert clf.model.int8_check.n == 8
@@ -294,3 +306,27 @@ def test_baseline_network_builds_as_the_official_app_and_loads_the_same_weights(
     with torch.inference_mode():
         np.testing.assert_allclose(net(x).numpy(), vgg_classifier.model.net(x).numpy(),
                                    rtol=1e-4, atol=1e-5)
+
+
+def test_the_server_says_which_model_is_being_prepared(monkeypatch):
+    """While a model loads, the pool (and so /api/v1/models and /healthz) says so."""
+    import threading
+
+    from genrescope.server import service
+
+    started, release = threading.Event(), threading.Event()
+
+    def slow_load(name, **kwargs):
+        started.set()
+        release.wait(30)
+        return object()
+
+    monkeypatch.setattr(service.Classifier, "load", staticmethod(slow_load))
+    pool = service.ModelPool()
+    loader = threading.Thread(target=pool.get)
+    loader.start()
+    assert started.wait(30)
+    assert pool.preparing() and not pool.loaded()
+    release.set()
+    loader.join(30)
+    assert not pool.preparing() and len(pool.loaded()) == 1

@@ -22,9 +22,9 @@ def add_library_commands(sub) -> None:
     model_args(p)
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="processes analysing in parallel (default 1; 2 on a 2-core machine)")
-    p.add_argument("--windows", default="spread:3x10", metavar="PLAN",
-                   help="what is analysed per track: spread:NxS (default spread:3x10: three "
-                   "10 s windows at 20/50/80 %%), start:S, or full")
+    p.add_argument("--windows", default="spread:4x3", metavar="PLAN",
+                   help="what is analysed per track: spread:NxS (default spread:4x3: four "
+                   "3 s windows at 20/40/60/80 %%), start:S, or full")
     p.add_argument("--retry-failed", action="store_true",
                    help="analyse again files that failed before")
     p.add_argument("--backend", choices=("local", "ray"), default="local",
@@ -91,6 +91,8 @@ def cmd_similar(args: argparse.Namespace) -> int:
 
     with Library(args.db) as lib:
         hits = lib.similar(args.track, k=args.k)
+        if lib.search_note:
+            print(f"note: {lib.search_note}", file=sys.stderr)
         if args.format == "json":
             json.dump([h.to_dict(args.lang) for h in hits], sys.stdout, ensure_ascii=False,
                       indent=2)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import GenrescopeError
-from . import search
+from . import ann, search
 from .db import connect, unblob
 from .results import Hit, Track
 
@@ -46,6 +46,10 @@ class Library:
         library is analysed on the fly.
     classifier : Classifier, optional
         An already loaded model of the library (saves loading it).
+    ann_min_tracks : int
+        ``similar`` uses the approximate index ``<db>.ann`` (:mod:`.ann`)
+        when it is up to date and holds at least this many tracks, else
+        exact search.
 
     Examples
     --------
@@ -54,8 +58,11 @@ class Library:
     ...         print(hit.track.path, hit.reason())
     """
 
-    def __init__(self, db, *, models_dir=None, classifier=None):
+    def __init__(self, db, *, models_dir=None, classifier=None,
+                 ann_min_tracks: int = ann.ANN_MIN_TRACKS):
         self.db = Path(db)
+        self.ann_min_tracks = ann_min_tracks
+        self._ann_status: tuple[tuple, ann.AnnStatus] | None = None
         self.con = connect(self.db)
         self.models_dir = models_dir
         self._classifier = classifier
@@ -186,9 +193,31 @@ class Library:
         self._index = _Index(key, row[0], ids, unit, {int(i): n for n, i in enumerate(ids)})
         return self._index
 
-    def _vector(self, ref) -> tuple[Track | None, np.ndarray, dict]:
-        """(track or None, embedding, arrays) of a library track or an outside file."""
-        index = self._embeddings()
+    def _ann(self) -> ann.AnnStatus:
+        """The approximate index if it is up to date (checked again after every
+        write to the database and every new index file)."""
+        with self._lock:
+            key = (self.state(), ann.file_key(self.db))
+            if self._ann_status is None or self._ann_status[0] != key:
+                loaded = self._ann_status[1].index if self._ann_status else None
+                self._ann_status = (key, ann.open_index(
+                    self.con, self.db, min_tracks=self.ann_min_tracks, loaded=loaded))
+            return self._ann_status[1]
+
+    @property
+    def search_note(self) -> str | None:
+        """Why ``similar`` searches exactly although an index file exists
+        (stale, torn or damaged), else ``None``."""
+        return self._ann().note
+
+    @property
+    def search_method(self) -> str:
+        """``"approximate"`` (the up-to-date ``<db>.ann``) or ``"exact"``."""
+        return "approximate" if self._ann().index is not None else "exact"
+
+    def _vector(self, ref, model: str | None = None) -> tuple[Track | None, np.ndarray, dict]:
+        """(track or None, embedding, arrays) of a library track or an outside file
+        (analysed with ``model``, default the library's)."""
         track = self.find(ref)
         if track is not None:
             if track.error:
@@ -198,7 +227,7 @@ class Library:
         if not os.path.isfile(os.fspath(ref)):
             raise GenrescopeError(f"{ref!r} is neither a track of the library nor a file.",
                                   status=404)
-        rec = self.analyse_file(os.fspath(ref), index.model)
+        rec = self.analyse_file(os.fspath(ref), model or self._embeddings().model)
         return None, rec.embedding, {"probabilities": rec.probabilities,
                                      "timeline": rec.timeline}
 
@@ -230,21 +259,29 @@ class Library:
     def similar_to_analysis(self, rec, k: int = 10) -> list[Hit]:
         """The ``k`` tracks nearest an analysis of a file outside the library
         (a record from :meth:`analyse_file`), each with why it is near."""
-        index = self._embeddings()
         query = {"probabilities": rec.probabilities, "timeline": rec.timeline}
-        return [self._hit(int(index.ids[i]), sim, None, query)
-                for i, sim in search.nearest(index.unit, rec.embedding, int(k))]
+        return [self._hit(i, sim, None, query) for i, sim in self._nearest(rec.embedding, k)]
 
     def similar(self, ref, k: int = 10) -> list[Hit]:
         """The ``k`` tracks nearest ``ref`` (id, path in the library, or any
         audio file, analysed on the fly), each with why it is near."""
         if not 1 <= int(k) <= 1000:
             raise GenrescopeError("k must be between 1 and 1000.")
-        track, vector, arrays = self._vector(ref)
+        approx = self._ann().index
+        track, vector, arrays = self._vector(ref, approx.stamp.model if approx else None)
+        hits = self._nearest(vector, k, [track.id] if track else [])
+        return [self._hit(i, sim, track, arrays) for i, sim in hits]
+
+    def _nearest(self, vector: np.ndarray, k: int, exclude_ids=()) -> list[tuple[int, float]]:
+        """Track ids and cosines of the ``k`` tracks nearest ``vector``: from the
+        approximate index when it is up to date, else exact."""
+        approx = self._ann().index
+        if approx is not None:
+            return approx.nearest(vector, int(k), exclude_ids)
         index = self._embeddings()
-        exclude = [index.row_of[track.id]] if track and track.id in index.row_of else []
-        hits = search.nearest(index.unit, vector, int(k), exclude)
-        return [self._hit(int(index.ids[i]), sim, track, arrays) for i, sim in hits]
+        exclude = [index.row_of[i] for i in exclude_ids if i in index.row_of]
+        return [(int(index.ids[i]), sim)
+                for i, sim in search.nearest(index.unit, vector, int(k), exclude)]
 
     def _hit(self, track_id: int, similarity: float, query: Track | None, q: dict) -> Hit:
         other = self.track(track_id)

@@ -73,7 +73,19 @@ CREATE TABLE IF NOT EXISTS tracks (
 );
 CREATE INDEX IF NOT EXISTS tracks_hash ON tracks (content_hash);
 CREATE INDEX IF NOT EXISTS tracks_top ON tracks (top_label);
+INSERT OR IGNORE INTO meta VALUES ('generation', '0');
+CREATE TRIGGER IF NOT EXISTS tracks_generation_insert AFTER INSERT ON tracks BEGIN
+    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'; END;
+CREATE TRIGGER IF NOT EXISTS tracks_generation_update
+    AFTER UPDATE OF embedding, model, model_version, error ON tracks BEGIN
+    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'; END;
+CREATE TRIGGER IF NOT EXISTS tracks_generation_delete AFTER DELETE ON tracks BEGIN
+    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'; END;
 """
+
+#: Triggers that count every change of a track's analysis in ``meta.generation``.
+GENERATION_TRIGGERS = ("tracks_generation_insert", "tracks_generation_update",
+                       "tracks_generation_delete")
 
 
 @dataclass(frozen=True)
@@ -135,6 +147,17 @@ def _migrate(con: sqlite3.Connection, version: int) -> tuple[str]:
             version += 1
         con.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(version),))
     return (str(version),)
+
+
+def generation(con: sqlite3.Connection) -> int | None:
+    """The library's generation: a counter the database itself bumps (triggers)
+    on every insert, deletion or new analysis of a track, in the same
+    transaction. ``None`` for a library written before the counter existed
+    (the next ``genrescope index`` adds it)."""
+    row = con.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+    n = con.execute("SELECT count(*) FROM sqlite_master WHERE type='trigger' AND name IN "
+                    "(?, ?, ?)", GENERATION_TRIGGERS).fetchone()[0]
+    return int(row[0]) if row is not None and n == len(GENERATION_TRIGGERS) else None
 
 
 def blob(array: np.ndarray | None) -> bytes | None:

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field, replace
 
 from ..errors import GenrescopeError
+from .ann import ANN_MIN_TRACKS, refresh
 from .analyse import DEFAULT_WINDOWS, WindowPlan, model_version
 from .backends import check_backend
 from .backends.local import LocalBackend, ModelSpec
@@ -36,6 +37,8 @@ class IndexSummary:
     audio_s : float
         Seconds of audio in the analysed tracks (whole tracks).
     interrupted : bool
+    similarity_index : str
+        What became of the approximate index ``<db>.ann`` (:func:`.ann.refresh`).
     """
 
     indexed: int = 0
@@ -49,6 +52,7 @@ class IndexSummary:
     analyse_s: float = 0.0
     audio_s: float = 0.0
     interrupted: bool = False
+    similarity_index: str = ""
 
     @property
     def tracks_per_h(self) -> float:
@@ -62,6 +66,8 @@ class IndexSummary:
                  + f" in {self.elapsed_s:.1f} s"
                  + (f" ({self.tracks_per_h:.0f} tracks/h)" if self.indexed else "")]
         lines += [f"  failed: {path}: {error}" for path, error in self.failed]
+        if self.similarity_index:
+            lines.append(self.similarity_index)
         if self.interrupted:
             lines.append("interrupted: run the same command again to finish.")
         return "\n".join(lines)
@@ -84,7 +90,7 @@ def index(roots: list[str], db: str, *, model: str | None = None, models_dir=Non
           device: str | None = None, precision: str = "auto", workers: int = 1,
           windows: WindowPlan | str = DEFAULT_WINDOWS, retry_failed: bool = False,
           backend: str = "local", backend_options: dict | None = None,
-          progress: bool = True) -> IndexSummary:
+          progress: bool = True, ann_min_tracks: int = ANN_MIN_TRACKS) -> IndexSummary:
     """Index ``roots`` into the library database ``db`` (created if needed).
 
     Parameters
@@ -98,7 +104,7 @@ def index(roots: list[str], db: str, *, model: str | None = None, models_dir=Non
     workers : int
         Processes analysing in parallel.
     windows : WindowPlan or str
-        Which parts of each track are analysed (default ``spread:3x10``).
+        Which parts of each track are analysed (default ``spread:4x3``).
     retry_failed : bool
         Try again files that failed before and did not change.
     backend : {"local", "ray"}
@@ -107,6 +113,9 @@ def index(roots: list[str], db: str, *, model: str | None = None, models_dir=Non
         :class:`~genrescope.library.backends.ray.RayBackend`).
     progress : bool
         Show a tqdm bar (tracks/s, ETA) on stderr.
+    ann_min_tracks : int
+        From this many analysed tracks on, the approximate index ``<db>.ann``
+        is (re)built after the run when the database changed (:func:`.ann.refresh`).
 
     Returns
     -------
@@ -162,6 +171,10 @@ def index(roots: list[str], db: str, *, model: str | None = None, models_dir=Non
             runner.close()
             bar.close()
         summary.analyse_s = time.perf_counter() - t1
+    if not summary.interrupted:
+        if progress:
+            print("checking the similarity index ...", file=sys.stderr, flush=True)
+        summary.similarity_index = refresh(db, min_tracks=ann_min_tracks)
     summary.elapsed_s = time.perf_counter() - t0
     return summary
 

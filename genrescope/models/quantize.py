@@ -24,8 +24,10 @@ sweeps and noise span as real music does.
 Default: ``precision="auto"`` uses int8 for a checkpoint only if
 :func:`int8_verdict` found that its top-1 label agrees with float32 on at
 least 99 % of :data:`N_CHECK_CLIPS` synthesised clips other than the
-calibration ones. The check runs once per checkpoint file (about 20 s) and
-its result is kept in the cache folder.
+calibration ones. The check runs once per checkpoint file (about 20 s on a
+quiet machine, a minute or more on a busy one) when the user asks for it
+(``genrescope models --check-int8 NAME``), never inside loading: until a
+verdict is in the cache folder, "auto" loads float32 (:func:`cached_verdict`).
 """
 
 from __future__ import annotations
@@ -255,6 +257,15 @@ def load_int8(net: nn.Module, weights: Path) -> nn.Module | None:
     return int8
 
 
+def cached_verdict(weights: Path) -> Agreement | None:
+    """The int8 check of the checkpoint in ``weights`` if it was made before, else None."""
+    try:
+        path = _cache_stem(weights).with_suffix(".json")
+        return Agreement(**json.loads(path.read_text())["agreement"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def int8_verdict(weights: Path, check: Callable[[], Agreement]) -> Agreement:
     """The int8 check of the checkpoint in ``weights``: from the cache, or run now.
 
@@ -265,11 +276,10 @@ def int8_verdict(weights: Path, check: Callable[[], Agreement]) -> Agreement:
     check : callable
         Runs the check (quantize, compare with float32 on :func:`check_audio`).
     """
+    found = cached_verdict(weights)
+    if found is not None:
+        return found
     path = _cache_stem(weights).with_suffix(".json")
-    try:
-        return Agreement(**json.loads(path.read_text())["agreement"])
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
     result = check()
     text = json.dumps({"weights": str(weights), "scheme": SCHEME, "agreement": asdict(result)},
                       indent=1)

@@ -105,16 +105,37 @@ class VggImageModel(Model):
     def default_precision(self, device: str) -> str:
         """int8 on the CPU where this checkpoint passed the int8 check, else fp32.
 
-        The check (:func:`~genrescope.models.quantize.int8_verdict`) runs on
-        the first load of a checkpoint file and is cached; its result is kept
-        in :attr:`int8_check`.
+        Only a check made before (cached) counts: loading never runs it, so a
+        first load takes seconds. Until :meth:`check_int8` has run for this
+        checkpoint file (``genrescope models --check-int8 NAME``) it is fp32,
+        with a log line saying so. The verdict is kept in :attr:`int8_check`.
         """
-        from .quantize import int8_verdict
+        from .quantize import cached_verdict
 
         if device != "cpu" or "int8" not in self.precisions or self.weights_path is None:
             return "fp32"
-        self.int8_check = int8_verdict(self.weights_path, self._check_int8)
+        self.int8_check = cached_verdict(self.weights_path)
+        if self.int8_check is None:
+            log.warning("%s: float32 for now; int8 (faster) is used once it has been checked "
+                        "against float32 for this checkpoint: `genrescope models --check-int8 "
+                        "%s` (about a minute, once)", self.name, self.name)
+            return "fp32"
         return "int8" if self.int8_check.passed else "fp32"
+
+    def check_int8(self):
+        """Check int8 against float32 for this checkpoint (or read the verdict
+        made before); the verdict is cached, so later "auto" loads follow it.
+
+        Returns
+        -------
+        genrescope.models.quantize.Agreement
+        """
+        from .quantize import int8_verdict
+
+        if "int8" not in self.precisions or self.weights_path is None:
+            raise GenrescopeError(f"{self.name} has no int8 variant here.")
+        self.int8_check = int8_verdict(self.weights_path, self._check_int8)
+        return self.int8_check
 
     def _check_int8(self):
         from .quantize import MIN_AGREEMENT, agreement, check_audio, save_int8

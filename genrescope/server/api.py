@@ -93,6 +93,7 @@ def _entry_json(entry: ModelEntry, pool: ModelPool) -> dict:
     out = {"name": entry.name, "source": entry.source, "available": entry.available,
            "default": entry.name == pool.default,
            "loaded": str(entry.path.resolve()) in pool.loaded(),
+           "preparing": str(entry.path.resolve()) in pool.preparing(),
            "display_name": (config.display_name if config else None) or entry.name,
            "labels": [{"label": g.id, "name_en": g.en, "name_zh": g.zh}
                       for g in (genre(label, names) for label in labels)]}
@@ -138,7 +139,8 @@ def api_router(service: Service) -> fastapi.APIRouter:
     @router.get("/healthz", tags=["service"])
     async def healthz() -> dict:
         """Liveness: answers at once, even while analyses run."""
-        return {"status": "ok", "version": __version__, "loaded_models": len(pool.loaded())}
+        return {"status": "ok", "version": __version__, "loaded_models": len(pool.loaded()),
+                "preparing_models": len(pool.preparing())}
 
     @router.get("/api/v1/models", tags=["api"])
     async def models() -> list[dict]:

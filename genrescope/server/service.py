@@ -53,6 +53,7 @@ class ModelPool:
         self.models_dir, self.device, self.precision = models_dir, device, precision
         self.default = os.fspath(default) if default else DEFAULT_MODEL
         self._loaded: dict[str, Classifier] = {}
+        self._preparing: set[str] = set()
         self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
         self._entries: tuple[tuple, list[ModelEntry]] | None = None
@@ -99,6 +100,11 @@ class ModelPool:
         """Folders of the models loaded so far."""
         return list(self._loaded)
 
+    def preparing(self) -> list[str]:
+        """Folders of the models being loaded right now (a first request waits)."""
+        with self._lock:
+            return sorted(self._preparing)
+
     def get(self, name: str | None = None) -> Classifier:
         """The loaded classifier of ``name``, loading it on first use."""
         entry = self.entry(name)
@@ -111,8 +117,14 @@ class ModelPool:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:                                   # one load per model, others wait
             if key not in self._loaded:
-                clf = Classifier.load(name or self.default, models_dir=self.models_dir,
-                                      device=self.device, precision=self.precision)
+                with self._lock:
+                    self._preparing.add(key)
+                try:
+                    clf = Classifier.load(name or self.default, models_dir=self.models_dir,
+                                          device=self.device, precision=self.precision)
+                finally:
+                    with self._lock:
+                        self._preparing.discard(key)
                 with self._lock:
                     self._loaded[key] = clf
             return self._loaded[key]
