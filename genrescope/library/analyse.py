@@ -208,6 +208,8 @@ def analyse_track(classifier, job: FileJob, plan: WindowPlan = DEFAULT_WINDOWS, 
         timeline=[c for p in preds for c in timeline(p)],
         thumbnail_jpeg=thumbnail_jpeg(preds),
         warnings=[{"code": w.code, "message": w.message} for w in track.warnings],
+        heard=[{"kind": h.kind, "label": h.name.id, "name_en": h.name.en, "name_zh": h.name.zh,
+                "score": round(h.score, 4)} for h in track.heard],
         analysis_s=time.perf_counter() - t0,
         **ident)
 
