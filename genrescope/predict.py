@@ -92,9 +92,11 @@ class Classifier:
 
     @property
     def decode_sr(self) -> int:
-        """The rate :meth:`classify` decodes at: the model's, or its companion's
-        when higher (the default: 32 kHz for AudioSet, resampled to 16 kHz for
-        its own networks; decoding at 16 kHz would take 8-16 kHz from the companion)."""
+        """The rate :meth:`classify` decodes files at: the model's, or its
+        companion's when higher (the default: 32 kHz for AudioSet, resampled to
+        16 kHz for its own networks, which changes their probabilities by at
+        most 2e-4; decoding at 16 kHz would take 8-16 kHz from the companion).
+        An array is resampled from its own samples to each rate."""
         hearing = self.model.hearing
         return self.model.sr if hearing is None else max(self.model.sr, hearing.sr)
 
@@ -156,9 +158,15 @@ class Classifier:
         Prediction
         """
         t0 = time.perf_counter()
-        decoded = self.load_audio(source, sr=sr, offset_s=offset_s, duration_s=duration_s,
-                                  max_duration_s=max_duration_s, rate=self.decode_sr)
-        audio = at_rate(decoded, self.model.sr)
+        window = dict(sr=sr, offset_s=offset_s, duration_s=duration_s,
+                      max_duration_s=max_duration_s)
+        if isinstance(source, (str, os.PathLike)):    # one decode for the model and companion
+            decoded = self.load_audio(source, **window, rate=self.decode_sr)
+            audio = at_rate(decoded, self.model.sr)
+        else:                                         # an array: each rate from the samples
+            audio = decoded = self.load_audio(source, **window)
+            if self.decode_sr != self.model.sr:
+                decoded = self.load_audio(source, **window, rate=self.decode_sr)
         t1 = time.perf_counter()
         features = self.model.features(audio.y)
         t2 = time.perf_counter()
