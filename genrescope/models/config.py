@@ -74,17 +74,17 @@ class HearingSpec(_Part):
     max_seconds: float = Field(10.0, gt=0, allow_inf_nan=False)
     #: How the not-music note is decided: the model's own not-music head, the
     #: companion's kind of sound (speech, animal, nature, noise, silence), either, or both.
-    not_music: Literal["head", "hearing", "either", "both"] = "either"
+    not_music: Literal["head", "hearing", "either", "both"] = "hearing"
     #: Outside genre: the companion's strongest outside-the-labels genre class must
     #: reach this and beat the strongest covered one (:func:`genrescope.track.outside_note`).
-    outside_from: float = Field(0.2, ge=0, le=1)
+    outside_from: float = Field(0.5, ge=0, le=1)
     #: ... or, confirmed by the base tagger's own tags of the same family
     #: (``tag_families``), this lower companion score suffices.
-    outside_confirmed_from: float = Field(0.1, ge=0, le=1)
+    outside_confirmed_from: float = Field(0.25, ge=0, le=1)
     #: Base-tagger tag (a ``styles`` tag) -> outside family id (:data:`genrescope.hearing.OUTSIDE_FAMILIES`).
     tag_families: dict[str, str] = {}
     #: Tag score from which a tag confirms its family.
-    tag_from: float = Field(0.2, ge=0, le=1)
+    tag_from: float = Field(0.3, ge=0, le=1)
 
 
 class HeadSpec(_Part):
