@@ -9,8 +9,9 @@ synthesised music written to a temporary WAV (the report says so). "today"
 is a copy of the shipped ``genres`` bundle without its ``hearing`` entry.
 Each round classifies the file path (decode included: the new default
 decodes once at 32 kHz and resamples to 16 kHz) with both, alternating which
-goes first; medians, min, max and the ratio new / today are printed, with
-the load average before and after.
+goes first; medians, min, max and the ratio new / today are printed (wall
+time, and this process's CPU time, which other processes on a shared
+machine disturb less), with the load average before and after.
 """
 
 from __future__ import annotations
@@ -76,21 +77,28 @@ def main(argv=None) -> None:
         for clf in clfs.values():                     # first call: imports, caches
             clf.classify(path, duration_s=30.0)
         times = {k: [] for k in clfs}
+        cpu = {k: [] for k in clfs}
         load_before = os.getloadavg()
         for r in range(args.repeats):
             for k in (("today", "new") if r % 2 == 0 else ("new", "today")):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 pred = clfs[k].classify(path, duration_s=30.0)
                 times[k].append(time.perf_counter() - t0)
+                cpu[k].append(time.process_time() - c0)
         load_after = os.getloadavg()
     print(f"clip: {Path(path).name}, {pred.audio.duration_s:.1f} s; {args.repeats} rounds; "
           f"torch threads {torch.get_num_threads()}; load average (1 min) "
           f"{load_before[0]:.2f} before, {load_after[0]:.2f} after")
     base = statistics.median(times["today"])
-    print(f"{'model':<10}{'median s':>10}{'min s':>10}{'max s':>10}{'new/today':>11}")
+    print(f"{'model':<10}{'median s':>10}{'min s':>10}{'max s':>10}{'new/today':>11}"
+          f"{'CPU s':>9}{'CPU new/today':>15}")
+    cpu_base = statistics.median(cpu["today"])
     for k, v in times.items():
         print(f"{k:<10}{statistics.median(v):>10.3f}{min(v):>10.3f}{max(v):>10.3f}"
-              f"{statistics.median(v) / base:>11.2f}")
+              f"{statistics.median(v) / base:>11.2f}{statistics.median(cpu[k]):>9.3f}"
+              f"{statistics.median(cpu[k]) / cpu_base:>15.2f}")
+    print("CPU s: this process's processor time (time.process_time), less disturbed than "
+          "wall time when other work shares the cores")
     print("new's stages (last round): " + ", ".join(f"{k} {v:.3f} s"
                                                     for k, v in pred.timings.items()))
 
