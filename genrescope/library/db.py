@@ -37,10 +37,18 @@ CREATE TABLE IF NOT EXISTS tag_writes (
 );
 CREATE INDEX IF NOT EXISTS tag_writes_path ON tag_writes (path);
 """
-#: Version 3: the voices and instruments heard (JSON list; NULL in rows of older versions).
-_HEARD = "ALTER TABLE tracks ADD COLUMN heard_json TEXT;"
-#: Schema version -> the SQL that brings a database of that version to the next.
-_MIGRATIONS = {1: _TAG_WRITES, 2: _HEARD}
+
+
+def _add_heard(con: sqlite3.Connection) -> None:
+    """Version 3: the voices and instruments heard (JSON list; NULL in older rows)."""
+    columns = {row[1] for row in con.execute("PRAGMA table_info(tracks)")}
+    if "heard_json" not in columns:
+        con.execute("ALTER TABLE tracks ADD COLUMN heard_json TEXT")
+
+
+#: Schema version -> the SQL (or function of the connection) that brings a
+#: database of that version to the next.
+_MIGRATIONS = {1: _TAG_WRITES, 2: _add_heard}
 
 _SCHEMA = _TAG_WRITES + """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -134,7 +142,11 @@ def _migrate(con: sqlite3.Connection, version: int) -> tuple[str]:
     (one transaction; old rows are kept as they are)."""
     with con:
         while version in _MIGRATIONS:
-            con.executescript(_MIGRATIONS[version])
+            step = _MIGRATIONS[version]
+            if isinstance(step, str):
+                con.executescript(step)
+            else:
+                step(con)
             version += 1
         con.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(version),))
     return (str(version),)
