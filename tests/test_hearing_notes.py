@@ -240,3 +240,20 @@ def test_heard_json_of_a_track_record():
                                    "name_zh": INSTRUMENTAL.zh, "score": 0.97}
     assert json.dumps(heard_dict(h))
     assert np.isfinite(h.score)
+
+
+def test_the_hearing_config_is_typed_and_checked():
+    from pathlib import Path
+
+    from genrescope.errors import GenrescopeError
+
+    raw = json.loads((Path(__file__).resolve().parents[1] / "genrescope" / "assets" / "genres"
+                      / "config.json").read_text(encoding="utf-8"))
+    spec = BundleConfig.parse(raw).hearing
+    assert spec.model == "audioset" and spec.not_music == "hearing" and spec.max_seconds == 10
+    assert set(spec.tag_families) <= set(raw["styles"]["names"])
+    assert BundleConfig.parse(raw | {"hearing": {"model": "x"}}).hearing.outside_from == 0.5
+    for bad in ({"model": "audioset", "not_music": "sometimes"},
+                {"model": "audioset", "loudness": 3}, {"model": "audioset", "max_seconds": 0}):
+        with pytest.raises(GenrescopeError, match="hearing"):
+            BundleConfig.parse(raw | {"hearing": bad})
