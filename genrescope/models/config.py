@@ -81,7 +81,8 @@ class HearingSpec(_Part):
     #: ... or, confirmed by the base tagger's own tags of the same family
     #: (``tag_families``), this lower companion score suffices.
     outside_confirmed_from: float = Field(0.25, ge=0, le=1)
-    #: Base-tagger tag (a ``styles`` tag) -> outside family id (:data:`genrescope.hearing.OUTSIDE_FAMILIES`).
+    #: Base-tagger tag (a ``styles`` tag) -> outside family id
+    #: (:data:`genrescope.hearing.OUTSIDE_FAMILIES`).
     tag_families: dict[str, str] = {}
     #: Tag score from which a tag confirms its family.
     tag_from: float = Field(0.3, ge=0, le=1)
