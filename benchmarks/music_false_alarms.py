@@ -41,22 +41,10 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 
 def classifier(name: str):
-    """A :class:`~genrescope.Classifier` that also keeps the clip's mean
-    not-music probability of its last prediction (``last_not_music``; None
-    for a model without the head)."""
+    """The :class:`~genrescope.Classifier` of ``name``."""
     from genrescope import Classifier
 
-    class Probe(Classifier):
-        last_not_music = None
-
-        def _predict(self, chunk_scores, features, audio, top_k):
-            extras = getattr(self.model, "extras", ())
-            self.last_not_music = (float(chunk_scores[:, -len(extras) + extras.index(
-                "not_music")].mean()) if "not_music" in extras else None)
-            return super()._predict(chunk_scores, features, audio, top_k)
-
-    base = Classifier.load(name, device="cpu")
-    return Probe(base.model, base.device, base.entry)
+    return Classifier.load(name, device="cpu")
 
 
 def real_items(sr: int) -> list[tuple[str, str, np.ndarray, int]]:
@@ -108,7 +96,7 @@ def main(argv=None) -> None:
         pred = clf.classify(y, sr=sr, duration_s=None)
         codes = {w.code for w in pred.warnings}
         level_db = 20 * np.log10(np.sqrt(np.mean(np.square(y, dtype=np.float64))) + 1e-12)
-        results[kind].append((name, "not_music" in codes, clf.last_not_music,
+        results[kind].append((name, "not_music" in codes, pred.side_scores.get("not_music"),
                               "silence" in codes, pred.top[0].label, level_db))
 
     threshold = clf.model.config.not_music.threshold if clf.model.config.not_music else None

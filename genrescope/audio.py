@@ -15,7 +15,7 @@ import contextlib
 import contextvars
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -366,3 +366,15 @@ def raise_level(y: np.ndarray, target_dbfs: float = -20.0, max_gain_db: float = 
     if gain_db <= 0:
         return y
     return (y * np.float32(10 ** (gain_db / 20))).astype(np.float32, copy=False)
+
+
+def at_rate(audio: Audio, sr: int) -> Audio:
+    """``audio`` resampled to ``sr`` (soxr, as decoding does); the same object
+    when it is at ``sr`` already. One decode feeds models of two rates (the
+    default's 16 kHz networks and its 32 kHz AudioSet companion)."""
+    if audio.sr == sr:
+        return audio
+    import soxr
+
+    y = soxr.resample(audio.y, audio.sr, sr).astype(np.float32, copy=False)
+    return replace(audio, y=y, sr=sr)

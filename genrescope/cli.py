@@ -174,6 +174,9 @@ def _table(r: dict) -> str:
     if r.get("styles"):
         lines.append("  styles: " + ", ".join(f"{g['name']} {g['probability'] * 100:.0f} %"
                                               for g in r["styles"]))
+    if r.get("heard"):
+        lines.append("  heard: " + ", ".join(f"{h['name']} {h['score'] * 100:.0f} %"
+                                             for h in r["heard"]))
     segments = (r.get("timeline") or {}).get("segments") or []
     if segments:
         from .timeline import clock

@@ -16,8 +16,13 @@ WARNINGS_ZH = {
     "short": "只有 {duration_s:.1f} 秒音频：更长的录音（最好 10–30 秒）结果更可靠。",
     "non_finite": "{count} 个采样为 NaN 或无穷大，已置为 0。",
     "ambiguous": "最可能的流派只有 {top_probability:.0%}：模型不确定，答案可能是其中几种之一。",
-    "not_music": "这听起来不像音乐（语音、噪声、音调或静音？）：给出的任何流派都只是猜测。",
+    "not_music": "这听起来不像音乐（{sound_zh}）：给出的任何流派都只是猜测。",
+    "outside": "听起来像{family_zh}（{genre_zh}），不在本模型认识的十种流派之内：下面的流派只是其中"
+               "最接近的。",
+    "speech_over_music": "有人在音乐上说话（电台、播客或讲话？）：流派只是对人声下面音乐的猜测。",
 }
+#: Values of ``details`` keys that notes stored before the key existed lack.
+DETAILS_DEFAULT_ZH = {"sound_zh": "语音、噪声、音调或静音？"}
 
 
 def warning_text(code: str, message: str, details: dict, lang: str = "en") -> str:
@@ -25,7 +30,7 @@ def warning_text(code: str, message: str, details: dict, lang: str = "en") -> st
     formatted with ``details``; the English message when there is none."""
     if lang == "zh" and code in WARNINGS_ZH:
         try:
-            return WARNINGS_ZH[code].format(**details)
+            return WARNINGS_ZH[code].format(**(DETAILS_DEFAULT_ZH | dict(details)))
         except (KeyError, ValueError, IndexError):
             return message
     return message

@@ -11,140 +11,23 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from .audio import Audio, audio_from_array, load_audio, quality_warnings
+from .audio import Audio, at_rate, audio_from_array, load_audio, quality_warnings
 from .errors import GenrescopeError
 from .features import Features
 from .labels import Genre
 from .models.base import Model
 from .models.registry import ModelEntry, load_model, resolve
-from .timeline import Timeline, build_timeline
-from .track import clip_scores, model_notes
+from .prediction import GenreScore, Prediction  # noqa: F401 (Prediction: its home before)
+from .timeline import build_timeline
+from .track import clip_scores, hearing_of, model_notes, outside_genre
 
 DEFAULT_DURATION_S = 30.0
 #: Chunks per network call: peak memory is that of one batch, whatever the length.
 NETWORK_BATCH = 8
-
-
-@dataclass(frozen=True)
-class GenreScore:
-    """One genre with its probability."""
-
-    genre: Genre
-    probability: float
-
-    @property
-    def label(self) -> str:
-        return self.genre.id
-
-    def name(self, lang: str = "en") -> str:
-        return self.genre.name(lang)
-
-    def to_dict(self, lang: str = "en") -> dict:
-        return {"label": self.label, "name": self.name(lang), "name_en": self.genre.en,
-                "name_zh": self.genre.zh, "probability": round(self.probability, 6)}
-
-
-@dataclass
-class Prediction:
-    """Everything one classification produced.
-
-    Attributes
-    ----------
-    model : str
-        Name of the model that made it.
-    genres : list of Genre
-        The model's labels, in output order.
-    top : list of GenreScore
-        The ``top_k`` genres, most likely first.
-    probabilities : dict
-        Label id -> probability, for every label (averaged over chunks).
-    chunk_probabilities : np.ndarray
-        (n_chunks, n_labels) scores of each chunk.
-    majority : GenreScore
-        The official app's answer: the genre most chunks voted for, with the
-        fraction of chunks that voted for it.
-    features : Features
-        The spectrogram and the images the model looked at.
-    audio : Audio
-        The decoded window (``y`` at the model's sample rate).
-    warnings : list of AudioWarning
-    timings : dict
-        Seconds per stage: ``decode``, ``features``, ``network``, ``total``.
-    source : str or None
-        The file classified, if any.
-    precision : str
-        Numeric precision the network ran in (``"fp32"`` or ``"int8"``).
-    timeline : Timeline or None
-        Each chunk's scores with its start and end seconds, and the merged
-        segments where the leading genre changes (see :mod:`genrescope.timeline`).
-    embedding : np.ndarray or None
-        The clip embedding (as :meth:`Classifier.embed_audio`), when
-        ``classify(..., embed=True)`` asked for it (same network pass).
-    score : {"probability", "tags"}
-        What a score is, the same for the clip, each chunk, the CLI, the JSON
-        and the page: ``"probability"``, scores over the labels that add up to
-        1 (softmax, or a tagger's genre tags rescaled: ``Model.normalise``);
-        ``"tags"``, each label's own probability (a tagger's sigmoid), which
-        do not add up to 1.
-    styles : list of GenreScore
-        Styles heard beside the genre (models whose config has ``styles``,
-        e.g. the default's ``classic rock``, ``hard rock``): a tagger's own
-        tag probabilities, strongest first; empty for other models and when
-        the audio does not sound like music.
-    """
-
-    model: str
-    genres: list
-    top: list
-    probabilities: dict
-    chunk_probabilities: np.ndarray
-    majority: GenreScore
-    features: Features
-    audio: Audio
-    warnings: list = field(default_factory=list)
-    timings: dict = field(default_factory=dict)
-    source: str | None = None
-    precision: str = "fp32"
-    timeline: Timeline | None = None
-    embedding: np.ndarray | None = None
-    score: str = "probability"
-    styles: list = field(default_factory=list)
-
-    @property
-    def is_tags(self) -> bool:
-        """Whether the scores are independent tag probabilities (a tagger such
-        as ``msd_musicnn``: sigmoid, not rescaled), which do not add up to 1."""
-        return self.score == "tags"
-
-    @property
-    def images(self) -> list:
-        """The model's input pictures (RGB uint8), one per chunk."""
-        return self.features.images
-
-    def to_dict(self, lang: str = "en") -> dict:
-        """JSON-ready summary (no arrays except the chunk scores)."""
-        return {
-            "file": self.source,
-            "model": self.model,
-            "precision": self.precision,
-            "score": self.score,
-            "top": [g.to_dict(lang) for g in self.top],
-            "styles": [g.to_dict(lang) for g in self.styles],
-            "majority_vote": self.majority.to_dict(lang) | {"votes": self.majority.probability},
-            "warnings": [w.to_dict(lang) for w in self.warnings],
-            "audio": {"offset_s": round(self.audio.offset_s, 3),
-                      "duration_s": round(self.audio.duration_s, 3),
-                      "source_sr": self.audio.source_sr,
-                      "source_channels": self.audio.source_channels,
-                      "n_chunks": int(self.chunk_probabilities.shape[0])},
-            "timings": {k: round(v, 4) for k, v in self.timings.items()},
-            "timeline": self.timeline.to_dict(lang) if self.timeline else None,
-        }
 
 
 class Classifier:
@@ -207,17 +90,29 @@ class Classifier:
     def genres(self) -> list[Genre]:
         return self.model.genres
 
+    @property
+    def decode_sr(self) -> int:
+        """The rate :meth:`classify` decodes files at: the model's, or its
+        companion's when higher (the default: 32 kHz for AudioSet, resampled to
+        16 kHz for its own networks, which changes their probabilities by at
+        most 2e-4; decoding at 16 kHz would take 8-16 kHz from the companion).
+        An array is resampled from its own samples to each rate."""
+        hearing = self.model.hearing
+        return self.model.sr if hearing is None else max(self.model.sr, hearing.sr)
+
     def load_audio(self, source, *, sr: int | None = None, offset_s: float = 0.0,
                    duration_s: float | None = DEFAULT_DURATION_S,
-                   max_duration_s: float | None = None) -> Audio:
-        """Decode a path, or take an array (with its ``sr``), at the model's rate
-        (``max_duration_s``: refuse longer windows, see :func:`~genrescope.audio.load_audio`)."""
+                   max_duration_s: float | None = None, rate: int | None = None) -> Audio:
+        """Decode a path, or take an array (with its ``sr``), at ``rate`` (default
+        the model's; ``max_duration_s``: refuse longer windows, see
+        :func:`~genrescope.audio.load_audio`)."""
+        rate = rate or self.model.sr
         if isinstance(source, (str, os.PathLike)):
-            return load_audio(source, self.model.sr, offset_s=offset_s, duration_s=duration_s,
+            return load_audio(source, rate, offset_s=offset_s, duration_s=duration_s,
                               max_duration_s=max_duration_s)
         if sr is None:
             raise GenrescopeError("An array needs its sample rate: classify(y, sr=...).")
-        return audio_from_array(source, sr, self.model.sr, offset_s=offset_s,
+        return audio_from_array(source, sr, rate, offset_s=offset_s,
                                 duration_s=duration_s, max_duration_s=max_duration_s)
 
     def _network(self, forward, inputs: torch.Tensor) -> np.ndarray:
@@ -263,8 +158,8 @@ class Classifier:
         Prediction
         """
         t0 = time.perf_counter()
-        audio = self.load_audio(source, sr=sr, offset_s=offset_s, duration_s=duration_s,
-                                max_duration_s=max_duration_s)
+        decoded, audio = self._decode(source, sr=sr, offset_s=offset_s, duration_s=duration_s,
+                                      max_duration_s=max_duration_s)
         t1 = time.perf_counter()
         features = self.model.features(audio.y)
         t2 = time.perf_counter()
@@ -274,13 +169,48 @@ class Classifier:
         else:
             chunk_scores = self._network(self.model.scores, features.inputs)
         t3 = time.perf_counter()
-        prediction = self._predict(chunk_scores, features, audio, top_k)
+        heard_scores = self._hear(decoded)
+        t4 = time.perf_counter()
+        prediction = self._predict(chunk_scores, features, audio, top_k, heard_scores)
         if embed:
             prediction.embedding = chunk_embeddings.mean(axis=0)
         prediction.source = os.fspath(source) if isinstance(source, (str, os.PathLike)) else None
         prediction.timings = {"decode": t1 - t0, "features": t2 - t1, "network": t3 - t2,
+                              **({"hearing": t4 - t3} if heard_scores is not None else {}),
                               "total": time.perf_counter() - t0}
         return prediction
+
+    def classify_windows(self, source, windows: list[tuple[float, float | None]], *,
+                         top_k: int = 5) -> list[Prediction]:
+        """``classify(source, offset_s=o, duration_s=d, top_k=top_k, embed=True)``
+        for each ``(o, d)`` of ``windows`` (each decoded on its own, seeking),
+        with all windows' chunks through the network in one batched pass (the
+        library's indexer: a few short windows of each track)."""
+        decoded = [self._decode(source, offset_s=o, duration_s=d) for o, d in windows]
+        features = [self.model.features(audio.y) for _, audio in decoded]
+        scores, embeddings = self._network(self.model.scores_and_embed,
+                                           torch.cat([f.inputs for f in features]))
+        preds, start = [], 0
+        for (heard_from, audio), feats in zip(decoded, features):
+            end = start + len(feats.inputs)
+            pred = self._predict(scores[start:end], feats, audio, top_k, self._hear(heard_from))
+            pred.embedding = embeddings[start:end].mean(axis=0)
+            pred.source = os.fspath(source) if isinstance(source, (str, os.PathLike)) else None
+            preds.append(pred)
+            start = end
+        return preds
+
+    def _decode(self, source, **window) -> tuple[Audio, Audio]:
+        """The window decoded once at :attr:`decode_sr` (for the companion) and
+        at the model's rate (a file: resampled from that decode; an array: each
+        rate from its own samples)."""
+        if isinstance(source, (str, os.PathLike)):
+            decoded = self.load_audio(source, **window, rate=self.decode_sr)
+            return decoded, at_rate(decoded, self.model.sr)
+        audio = decoded = self.load_audio(source, **window)
+        if self.decode_sr != self.model.sr:
+            decoded = self.load_audio(source, **window, rate=self.decode_sr)
+        return decoded, audio
 
     def explain(self, source, *, sr: int | None = None, offset_s: float = 0.0,
                 duration_s: float | None = DEFAULT_DURATION_S, genre: str | None = None,
@@ -326,8 +256,19 @@ class Classifier:
         chunks = self._network(self.model.embed, features.inputs)
         return chunks.mean(axis=0)
 
+    def _hear(self, decoded: Audio) -> np.ndarray | None:
+        """The companion's per-chunk scores on the middle ``hearing.max_seconds``
+        of the decoded window (None without a companion)."""
+        companion = self.model.hearing
+        if companion is None:
+            return None
+        audio = at_rate(decoded, companion.sr)
+        n = min(len(audio.y), int(round(self.model.config.hearing.max_seconds * audio.sr)))
+        start = (len(audio.y) - n) // 2
+        return self._network(companion.scores, companion.features(audio.y[start:start + n]).inputs)
+
     def _predict(self, chunk_scores: np.ndarray, features: Features, audio: Audio,
-                 top_k: int) -> Prediction:
+                 top_k: int, heard_scores: np.ndarray | None = None) -> Prediction:
         extras = self.model.extras                      # side outputs after the labels
         side = chunk_scores[:, -len(extras):] if extras else None
         if extras:
@@ -339,13 +280,22 @@ class Classifier:
         votes = Counter(int(i) for i in chunk_scores.argmax(axis=1))
         winner, count = max(votes.items(), key=lambda kv: (kv[1], mean[kv[0]]))
         warnings = quality_warnings(audio)
-        not_music = float(side[:, extras.index("not_music")].mean()) \
-            if "not_music" in extras else None
-        warnings += model_notes(self.model.config, top[0].probability, not_music)
-        styles = []                                   # none for what is not music
-        if extras and not any(w.code == "not_music" for w in warnings):
-            styles = [GenreScore(g, p) for g, p in self.model.styles(
-                dict(zip(extras, side.mean(axis=0).tolist())))]
+        side_scores = dict(zip(extras, side.mean(axis=0).tolist())) if extras else {}
+        hearing = outside = None
+        if heard_scores is not None:
+            companion = self.model.hearing
+            hearing, as_mean = hearing_of(companion, heard_scores)
+            outside = outside_genre(self.model.config.hearing, as_mean,
+                                    lambda k: companion.genres[companion.labels.index(k)],
+                                    side_scores)
+            side_scores |= {f"audioset:{k}": v for k, v in as_mean.items()}
+        warnings += model_notes(self.model.config, top[0].probability,
+                                side_scores.get("not_music"), hearing, outside)
+        styles, heard = [], []                        # none for what is not music
+        if not any(w.code == "not_music" for w in warnings):
+            styles = [GenreScore(g, p) for g, p in self.model.styles(side_scores)] \
+                if extras else []
+            heard = list(hearing.heard) if hearing is not None else []
         return Prediction(
             model=self.model.name,
             genres=genres,
@@ -357,6 +307,9 @@ class Classifier:
             audio=audio,
             warnings=warnings,
             styles=styles,
+            heard=heard,
+            sound=None if hearing is None else hearing.kind,
+            side_scores=side_scores,
             precision=self.model.precision,
             score="probability" if self.model.normalise else "tags",
             timeline=build_timeline(chunk_scores, features.chunks, features.frame_rate_hz, genres,

@@ -213,16 +213,15 @@ def test_ctrl_c_with_two_workers_keeps_what_was_committed(tmp_path):
 
 
 def test_windows_in_one_batched_pass_equal_one_classify_per_window(tmp_path):
-    """analyse.classify_windows (all windows' patches through the network at
+    """Classifier.classify_windows (all windows' patches through the network at
     once) gives what one ``classify(embed=True)`` per window gives."""
     from genrescope import Classifier
-    from genrescope.library.analyse import classify_windows
 
     path = tmp_path / "long.wav"
     sf.write(path, np.concatenate([track(i, 6.0) for i in range(4)]), SR)
     clf = Classifier.load(None, precision="fp32")
     windows = WindowPlan().windows(24.0) + [(1.0, 7.0)]
-    batched = classify_windows(clf, str(path), windows)
+    batched = clf.classify_windows(str(path), windows)
     for (offset_s, length_s), got in zip(windows, batched):
         want = clf.classify(str(path), offset_s=offset_s, duration_s=length_s, embed=True)
         assert got.audio.offset_s == want.audio.offset_s
@@ -232,3 +231,4 @@ def test_windows_in_one_batched_pass_equal_one_classify_per_window(tmp_path):
         np.testing.assert_allclose([got.probabilities[g] for g in want.probabilities],
                                    list(want.probabilities.values()), atol=1e-5)
         assert [w.code for w in got.warnings] == [w.code for w in want.warnings]
+        assert [h.name.id for h in got.heard] == [h.name.id for h in want.heard]   # companion too

@@ -65,6 +65,11 @@ def add_library_commands(sub) -> None:
     p = sub.add_parser("library", help="what a library holds: genres, unsure tracks, a map")
     p.add_argument("--db", required=True, metavar="LIBRARY.db")
     p.add_argument("--map", metavar="MAP.html", help="write a 2-D map that opens offline")
+    p.add_argument("--heard", metavar="NAME", help="list the tracks in which this instrument "
+                   "or voice was heard (piano, violin, choir, ...)")
+    p.add_argument("--note", metavar="CODE", help="list the tracks with this note "
+                   "(not_music, outside, speech_over_music, ambiguous, ...)")
+    p.add_argument("--limit", type=int, default=200, help="most tracks listed (default 200)")
     p.add_argument("--lang", choices=("en", "zh"), default="en")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(run=cmd_library)
@@ -137,6 +142,8 @@ def cmd_library(args: argparse.Namespace) -> int:
     from ..library import Library
 
     with Library(args.db) as lib:
+        if args.heard or args.note:
+            return _list_tracks(lib, args)
         stats = lib.stats()
         if args.map:
             lib.write_map(args.map, lang=args.lang)
@@ -148,3 +155,23 @@ def cmd_library(args: argparse.Namespace) -> int:
     if args.map:
         print(f"wrote {args.map}", file=sys.stderr)
     return 0
+
+
+def _list_tracks(lib, args: argparse.Namespace) -> int:
+    """``genrescope library --heard NAME / --note CODE``: the matching tracks."""
+    found = lib.tracks(heard=args.heard, note=args.note, limit=args.limit)
+    if args.format == "json":
+        json.dump([t.to_dict(args.lang) for t in found], sys.stdout, ensure_ascii=False,
+                  indent=2)
+        print()
+        return 0
+    name = "name_zh" if args.lang == "zh" else "name_en"
+    for t in found:
+        top = f"{t.genre_name(t.top[0][0], args.lang)} {t.top[0][1]:.0%}" if t.top else "-"
+        heard = ", ".join(h[name] for h in t.heard)
+        notes = ", ".join(w["code"] for w in t.warnings)
+        print(f"{t.path}\n    {top}" + (f"; heard: {heard}" if heard else "")
+              + (f"; notes: {notes}" if notes else ""))
+    print(f"{len(found)} tracks", file=sys.stderr)
+    return 0
+

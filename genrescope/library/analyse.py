@@ -189,7 +189,7 @@ def analyse_track(classifier, job: FileJob, plan: WindowPlan = DEFAULT_WINDOWS, 
     ident = dict(model=classifier.name, model_version=version, windows=str(plan))
     try:
         duration_s = probe_duration_s(job.path)
-        preds = classify_windows(classifier, job.path, plan.windows(duration_s), top_k)
+        preds = classifier.classify_windows(job.path, plan.windows(duration_s), top_k=top_k)
     except GenrescopeError as exc:
         return TrackRecord.failed(job, str(exc), analysis_s=time.perf_counter() - t0, **ident)
     except (MemoryError, KeyboardInterrupt):
@@ -213,31 +213,10 @@ def analyse_track(classifier, job: FileJob, plan: WindowPlan = DEFAULT_WINDOWS, 
         timeline=[c for p in preds for c in timeline(p)],
         thumbnail_jpeg=thumbnail_jpeg(preds),
         warnings=[{"code": w.code, "message": w.message} for w in track.warnings],
+        heard=[{"kind": h.kind, "label": h.name.id, "name_en": h.name.en, "name_zh": h.name.zh,
+                "score": round(h.score, 4)} for h in track.heard],
         analysis_s=time.perf_counter() - t0,
         **ident)
-
-
-def classify_windows(classifier, path: str, windows: list, top_k: int = 5) -> list:
-    """One :class:`~genrescope.predict.Prediction` (with its embedding) per
-    ``(offset_s, duration_s)`` window of ``path``, as
-    ``classifier.classify(path, offset_s=..., duration_s=..., embed=True)``
-    gives, but with the patches of all windows through the network together:
-    each window is decoded on its own (seeking, see :mod:`genrescope.decode`),
-    then one batched pass instead of one small pass per window.
-    """
-    audios = [classifier.load_audio(path, offset_s=o, duration_s=d) for o, d in windows]
-    features = [classifier.model.features(a.y) for a in audios]
-    scores, embeddings = classifier._network(classifier.model.scores_and_embed,
-                                             torch.cat([f.inputs for f in features]))
-    preds, start = [], 0
-    for audio, feats in zip(audios, features):
-        end = start + len(feats.inputs)
-        pred = classifier._predict(scores[start:end], feats, audio, top_k)
-        pred.embedding = embeddings[start:end].mean(axis=0)
-        pred.source = path
-        preds.append(pred)
-        start = end
-    return preds
 
 
 def set_threads(n: int) -> None:

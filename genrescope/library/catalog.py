@@ -20,7 +20,7 @@ from .db import connect, unblob
 from .results import Hit, Track
 
 _COLUMNS = ("id, path, size, duration_s, model, windows, top_json, warnings_json, error, "
-            "top_probability")
+            "top_probability, heard_json")
 
 
 @dataclass
@@ -64,6 +64,7 @@ class Library:
         self.ann_min_tracks = ann_min_tracks
         self._ann_status: tuple[tuple, ann.AnnStatus] | None = None
         self.con = connect(self.db)
+        self.con.create_function("heard_has", 2, heard_has, deterministic=True)
         self.models_dir = models_dir
         self._classifier = classifier
         self._lock = threading.RLock()
@@ -86,10 +87,11 @@ class Library:
 
     def _track(self, row) -> Track:
         (id_, path, size, duration_s, model, windows, top_json, warnings_json, error,
-         _) = row
+         _, heard_json) = row
         return Track(id_, path, size, duration_s, model, windows,
                      [tuple(x) for x in json.loads(top_json or "[]")],
-                     json.loads(warnings_json or "[]"), error, self._model_names(model))
+                     json.loads(warnings_json or "[]"), error, self._model_names(model),
+                     json.loads(heard_json or "[]"))
 
     def _model_names(self, model: str | None) -> dict:
         if model and model not in self._names:
@@ -102,10 +104,20 @@ class Library:
         return self._query("SELECT count(*) FROM tracks")[0][0]
 
     def tracks(self, query: str | None = None, *, genre: str | None = None,
+               heard: str | None = None, note: str | None = None,
                limit: int = 50, offset: int = 0) -> list[Track]:
-        """Tracks whose path contains ``query`` (case-insensitive) and whose top
-        genre is ``genre`` (a label id, or its English or Chinese name)."""
+        """Tracks whose path contains ``query`` (case-insensitive), whose top
+        genre is ``genre`` (a label id, or its English or Chinese name), in
+        which ``heard`` was heard (an instrument or voice: see :func:`heard_has`)
+        and which carry the note ``note`` (a code: ``not_music``, ``outside``, ...)."""
         where, params = [], []
+        if heard:
+            where.append("heard_has(heard_json, ?)")
+            params.append(heard)
+        if note:
+            where.append("EXISTS (SELECT 1 FROM json_each(tracks.warnings_json) "
+                         "WHERE json_extract(value, '$.code') = ?)")
+            params.append(note.strip().lower())
         if query:
             where.append("path LIKE ? ESCAPE '\\'")
             params.append("%" + query.replace("\\", "\\\\").replace("%", "\\%")
@@ -340,3 +352,19 @@ class Library:
         """Tracks of ``ids`` in that order, read in one query."""
         rows = {r[0]: r for r in self._query(f"SELECT {_COLUMNS} FROM tracks")}
         return [self._track(rows[int(i)]) for i in ids if int(i) in rows]
+
+
+def heard_has(heard_json: str | None, wanted: str) -> bool:
+    """Whether a track's ``heard_json`` holds ``wanted``: its label id, English
+    or Chinese name, or one word of the English name (``violin`` finds
+    "Violin, fiddle", ``guitar`` "Electric guitar"), case-insensitive."""
+    wanted = (wanted or "").strip().lower()
+    if not heard_json or not wanted:
+        return False
+    for h in json.loads(heard_json):
+        en = str(h.get("name_en", "")).lower()
+        words = en.replace(",", " ").replace("_", " ").split()
+        if wanted in (str(h.get("label", "")).lower(), en, h.get("name_zh"), *words):
+            return True
+    return False
+

@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import GenrescopeError
 from .record import TrackRecord
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: Version 2: what ``genrescope tag --write`` replaced in each file (for ``--undo``).
 _TAG_WRITES = """
@@ -37,8 +37,18 @@ CREATE TABLE IF NOT EXISTS tag_writes (
 );
 CREATE INDEX IF NOT EXISTS tag_writes_path ON tag_writes (path);
 """
-#: Schema version -> the SQL that brings a database of that version to the next.
-_MIGRATIONS = {1: _TAG_WRITES}
+
+
+def _add_heard(con: sqlite3.Connection) -> None:
+    """Version 3: the voices and instruments heard (JSON list; NULL in older rows)."""
+    columns = {row[1] for row in con.execute("PRAGMA table_info(tracks)")}
+    if "heard_json" not in columns:
+        con.execute("ALTER TABLE tracks ADD COLUMN heard_json TEXT")
+
+
+#: Schema version -> the SQL (or function of the connection) that brings a
+#: database of that version to the next.
+_MIGRATIONS = {1: _TAG_WRITES, 2: _add_heard}
 
 _SCHEMA = _TAG_WRITES + """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -69,7 +79,8 @@ CREATE TABLE IF NOT EXISTS tracks (
     warnings_json TEXT,
     error TEXT,
     analysis_s REAL,
-    indexed_at REAL NOT NULL
+    indexed_at REAL NOT NULL,
+    heard_json TEXT
 );
 CREATE INDEX IF NOT EXISTS tracks_hash ON tracks (content_hash);
 CREATE INDEX IF NOT EXISTS tracks_top ON tracks (top_label);
@@ -143,7 +154,11 @@ def _migrate(con: sqlite3.Connection, version: int) -> tuple[str]:
     (one transaction; old rows are kept as they are)."""
     with con:
         while version in _MIGRATIONS:
-            con.executescript(_MIGRATIONS[version])
+            step = _MIGRATIONS[version]
+            if isinstance(step, str):
+                con.executescript(step)
+            else:
+                step(con)
             version += 1
         con.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(version),))
     return (str(version),)
@@ -210,7 +225,7 @@ class LibraryWriter:
                 "INSERT INTO tracks (path, size, mtime_ns, content_hash, duration_s, model, "
                 "model_version, windows, top_label, top_probability, top_json, probabilities, "
                 "embedding, timeline_json, thumbnail_jpeg, warnings_json, error, analysis_s, "
-                "indexed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                "indexed_at, heard_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT(path) DO UPDATE SET size=excluded.size, "
                 "mtime_ns=excluded.mtime_ns, content_hash=excluded.content_hash, "
                 "duration_s=excluded.duration_s, model=excluded.model, "
@@ -220,14 +235,14 @@ class LibraryWriter:
                 "embedding=excluded.embedding, timeline_json=excluded.timeline_json, "
                 "thumbnail_jpeg=excluded.thumbnail_jpeg, warnings_json=excluded.warnings_json, "
                 "error=excluded.error, analysis_s=excluded.analysis_s, "
-                "indexed_at=excluded.indexed_at",
+                "indexed_at=excluded.indexed_at, heard_json=excluded.heard_json",
                 (rec.path, rec.size, rec.mtime_ns, rec.content_hash, rec.duration_s, rec.model,
                  rec.model_version, rec.windows, top[0], top[1],
                  json.dumps([[label, round(p, 6)] for label, p in rec.top]),
                  blob(rec.probabilities), blob(rec.embedding),
                  json.dumps(rec.timeline), rec.thumbnail_jpeg,
                  json.dumps(rec.warnings, ensure_ascii=False), rec.error, rec.analysis_s,
-                 time.time()))
+                 time.time(), json.dumps(rec.heard, ensure_ascii=False)))
 
     def move(self, track_id: int, path: str, size: int, mtime_ns: int) -> None:
         """A file seen under a new path with the same content: keep its analysis."""

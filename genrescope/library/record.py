@@ -59,7 +59,10 @@ class TrackRecord:
     thumbnail_jpeg : bytes or None
         A small spectrogram picture of the analysed windows.
     warnings : list of dict
-        Audio warnings (``code``, ``message``).
+        Audio warnings and the model's notes (``code``, ``message``).
+    heard : list of dict
+        Voices and instruments heard (``kind``, ``label``, ``name_en``,
+        ``name_zh``, ``score``; see :attr:`genrescope.predict.Prediction.heard`).
     error : str or None
         Why the file could not be analysed (then no analysis fields are set).
     analysis_s : float
@@ -82,6 +85,7 @@ class TrackRecord:
     warnings: list = field(default_factory=list)
     error: str | None = None
     analysis_s: float = 0.0
+    heard: list = field(default_factory=list)
 
     @classmethod
     def failed(cls, job: FileJob, error: str, **kw) -> "TrackRecord":

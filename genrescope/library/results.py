@@ -32,6 +32,9 @@ class Track:
         Why the file could not be analysed.
     names : dict
         Label id -> (English, Chinese) of the track's model.
+    heard : list of dict
+        Voices and instruments heard (``kind``, ``label``, ``name_en``,
+        ``name_zh``, ``score``); empty for tracks indexed before they were.
     """
 
     id: int
@@ -44,6 +47,7 @@ class Track:
     warnings: list
     error: str | None
     names: dict = field(default_factory=dict, repr=False)
+    heard: list = field(default_factory=list)
 
     @property
     def title(self) -> str:
@@ -71,6 +75,9 @@ class Track:
                 "top": [{"label": g, "name": self.genre_name(g, lang), "probability": p}
                         for g, p in self.top],
                 "warnings": self.warnings, "error": self.error,
+                "heard": [{"kind": h["kind"], "label": h["label"],
+                           "name": h["name_zh" if lang == "zh" else "name_en"],
+                           "score": h["score"]} for h in self.heard],
                 "unsure": self.unsure, "not_music": self.not_music}
 
 

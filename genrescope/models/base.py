@@ -24,7 +24,10 @@ class Model(nn.Module):
     :meth:`features`, :meth:`forward` and :meth:`embed`. The optional outputs
     a family may add are declared here with their empty defaults:
     :attr:`extras` (side columns after the labels: ``"not_music"``,
-    ``"style:<tag>"``) and :meth:`styles`.
+    ``"style:<tag>"``), :meth:`styles` and :attr:`hearing` (a companion
+    AudioSet tagger the Classifier runs on the same window, from which the
+    ``heard`` voices and instruments and the sound notes come; ``None``
+    unless the config has ``hearing``).
 
     Attributes
     ----------
@@ -58,6 +61,7 @@ class Model(nn.Module):
         self.normalise = config.scores_sum_to_one
         self.precision = "fp32"
         self.weights_path: Path | None = None    # the file the weights came from
+        self.hearing: Model | None = None        # companion tagger (config "hearing")
 
     @classmethod
     def from_folder(cls, config: BundleConfig, folder: Path, weights: Path,
@@ -72,7 +76,25 @@ class Model(nn.Module):
         load_strict(model.weights(), read_state_dict(weights), weights,
                     what=f"{model.name} ({config.architecture}, {len(model.labels)} labels)")
         model.weights_path = Path(weights)
+        model.attach_hearing(folder, load_dependency)
         return model
+
+    def attach_hearing(self, folder: Path,
+                       load_dependency: Callable[[str, Path], "Model"] | None) -> None:
+        """Load the companion model ``config.hearing.model`` names (through
+        ``load_dependency``, as base models are) into :attr:`hearing`; nothing
+        without ``hearing`` in the config."""
+        spec = self.config.hearing
+        if spec is None:
+            return
+        if load_dependency is None:
+            raise GenrescopeError(f"{self.name} hears through {spec.model}: load it through "
+                                  "genrescope.models.registry.load_model.")
+        companion = load_dependency(spec.model, folder)
+        if companion.output != "sigmoid" or companion.hearing is not None:
+            raise GenrescopeError(f"config.json of {self.name}: 'hearing' needs a tagger "
+                                  f"(sigmoid scores, AudioSet ids); {spec.model} is not one.")
+        self.hearing = companion
 
     #: Numeric precisions :meth:`set_precision` accepts (``"fp32"`` always).
     precisions: tuple = ("fp32",)

@@ -64,6 +64,30 @@ class InputLevel(_Part):
     max_gain_db: float = Field(ge=0, le=80)
 
 
+class HearingSpec(_Part):
+    """A companion AudioSet tagger heard in the same pass (the default's
+    ``audioset``): what the audio is, voices and instruments, genres outside
+    the labels (:mod:`genrescope.hearing`, decided in :mod:`genrescope.track`)."""
+
+    model: str
+    #: Seconds of the window the companion hears, from its middle (its cost bound).
+    max_seconds: float = Field(10.0, gt=0, allow_inf_nan=False)
+    #: How the not-music note is decided: the model's own not-music head, the
+    #: companion's kind of sound (speech, animal, nature, noise, silence), either, or both.
+    not_music: Literal["head", "hearing", "either", "both"] = "hearing"
+    #: Outside genre: the companion's strongest outside-the-labels genre class must
+    #: reach this and beat the strongest covered one (:func:`genrescope.track.outside_note`).
+    outside_from: float = Field(0.5, ge=0, le=1)
+    #: ... or, confirmed by the base tagger's own tags of the same family
+    #: (``tag_families``), this lower companion score suffices.
+    outside_confirmed_from: float = Field(0.25, ge=0, le=1)
+    #: Base-tagger tag (a ``styles`` tag) -> outside family id
+    #: (:data:`genrescope.hearing.OUTSIDE_FAMILIES`).
+    tag_families: dict[str, str] = {}
+    #: Tag score from which a tag confirms its family.
+    tag_from: float = Field(0.3, ge=0, le=1)
+
+
 class HeadSpec(_Part):
     """The layers of an embedding head (:mod:`genrescope.models.head`)."""
 
@@ -98,6 +122,7 @@ class BundleConfig(_Part):
     not_music: NotMusic | None = None
     styles: Styles | None = None
     input_level: InputLevel | None = None
+    hearing: HearingSpec | None = None
     label_mids: dict[str, str] | None = None
     license: Any = None
     credit: str | None = None

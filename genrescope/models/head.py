@@ -233,6 +233,7 @@ class EmbeddingHeadModel(Model):
             raise GenrescopeError(f"{weights} holds a not-music head but {folder / 'config.json'}"
                                   " has no 'not_music' entry: the bundle is incomplete.")
         model.weights_path = Path(weights)
+        model.attach_hearing(folder, load_dependency)
         return model
 
     @property

@@ -127,10 +127,16 @@ def library_router(library: Library, service=None) -> fastapi.APIRouter:
     def tracks(q: str | None = Query(None, max_length=200, description="part of the path"),
                genre: str | None = Query(None, max_length=100,
                                          description="top genre: id, English or Chinese name"),
+               heard: str | None = Query(None, max_length=100, description="an instrument or "
+                                         "voice heard: id, English or Chinese name, or a word"),
+               note: str | None = Query(None, max_length=40, pattern=r"^[a-z_]+$",
+                                        description="a note's code: not_music, outside, ..."),
                limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=10**9),
                lang: Lang = "en") -> dict:
-        """Tracks, sorted by path, optionally filtered by name and top genre."""
-        found = library.tracks(q, genre=genre, limit=limit, offset=offset)
+        """Tracks, sorted by path, optionally filtered by name, top genre, an
+        instrument or voice heard and a note."""
+        found = library.tracks(q, genre=genre, heard=heard, note=note, limit=limit,
+                               offset=offset)
         return {"tracks": [t.to_dict(lang) for t in found], "limit": limit, "offset": offset}
 
     @router.get("/search", responses=error_responses(

@@ -3,8 +3,10 @@ either language (the language can change after the analysis).
 
 The headline rule: a big genre name only when the answer is confident (no
 "ambiguous" note, no "not_music" note); otherwise the top candidates are
-named plainly. Styles the model heard (the default's) follow on a line of
-their own. A tagger's scores (``Prediction.score == "tags"``) are
+named plainly ("outside": music of a genre none of the labels covers, and
+"speech_over_music" count as unsure too). Styles the model heard (the
+default's) follow on a line of their own, then the voices and instruments
+heard with AudioSet's credit. A tagger's scores (``Prediction.score == "tags"``) are
 shown as tags, never as a genre headline.
 """
 
@@ -15,7 +17,7 @@ from ...predict import Prediction
 from .text import TEXT
 
 #: Notes after which no genre gets the big headline.
-UNSURE_CODES = ("ambiguous", "not_music")
+UNSURE_CODES = ("ambiguous", "not_music", "outside", "speech_over_music")
 
 
 def summary(pred: Prediction) -> dict:
@@ -24,6 +26,7 @@ def summary(pred: Prediction) -> dict:
     return {"model": model, "timings": dict(pred.timings), "score": pred.score,
             "top": [(g.name("en"), g.name("zh"), g.probability) for g in pred.top],
             "styles": [(g.name("en"), g.name("zh")) for g in pred.styles],
+            "heard": [(h.name.en, h.name.zh) for h in pred.heard],
             "warnings": [(w.code, w.message, dict(w.details)) for w in pred.warnings]}
 
 
@@ -40,6 +43,9 @@ def headline(state: dict, lang: str) -> str:
         return t["tags"].format(candidates=candidates)
     styles = sep.join(zh if lang == "zh" else en for en, zh in state.get("styles", []))
     styles = "\n\n" + t["styles"].format(styles=styles) if styles else ""
+    heard = sep.join(zh if lang == "zh" else en for en, zh in state.get("heard", []))
+    styles += "\n\n" + t["heard"].format(heard=heard) + "  \n" + t["credit_audioset"] \
+        if heard else ""
     if codes & set(UNSURE_CODES):
         return t["unsure"].format(candidates=candidates) + styles
     return t["sure"].format(name=names[0][0], p=names[0][1]) + styles
