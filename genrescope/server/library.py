@@ -112,8 +112,6 @@ def library_router(library: Library, service=None) -> fastapi.APIRouter:
     """The ``/api/v1/library`` routes over ``library``; with ``service`` (a
     :class:`~genrescope.server.service.Service`) also ``POST /similar``."""
     router = fastapi.APIRouter(prefix="/api/v1/library", tags=["library"])
-    map_cache: dict = {}
-    map_lock = threading.Lock()
 
     def track_or_404(track_id: int):
         return library.track(int(track_id))
@@ -170,6 +168,20 @@ def library_router(library: Library, service=None) -> fastapi.APIRouter:
         return {"track": t.to_dict(lang),
                 "similar": [h.to_dict(lang) for h in library.similar(t.id, k=k)]}
 
+    _add_media_routes(router, library)
+    if service is not None:
+        _add_similar_upload(router, library, service)
+    return router
+
+
+def _add_media_routes(router: fastapi.APIRouter, library: Library) -> None:
+    """A track's thumbnail and audio, and the library's map."""
+    map_cache: dict = {}
+    map_lock = threading.Lock()
+
+    def track_or_404(track_id: int):
+        return library.track(int(track_id))
+
     @router.get("/tracks/{track_id}/thumbnail", response_class=Response,
                 responses={200: {"content": {"image/jpeg": {}}}} | error_responses(
                     e404="No such track, or it has no thumbnail",
@@ -206,10 +218,6 @@ def library_router(library: Library, service=None) -> fastapi.APIRouter:
                     out = library.write_map(os.path.join(tmp, "map.html"), lang=lang)
                     map_cache.update(key=key, html=out.read_text(encoding="utf-8"))
             return HTMLResponse(map_cache["html"])
-
-    if service is not None:
-        _add_similar_upload(router, library, service)
-    return router
 
 
 def _add_similar_upload(router: fastapi.APIRouter, library: Library, service: Service) -> None:
