@@ -62,9 +62,28 @@ class _NotForSoundfile(Exception):
     pass
 
 
+#: First bytes of the files libsndfile is asked to read: WAV (RIFF, RF64), FLAC,
+#: Ogg, AIFF (FORM), and MP3 (an ID3 tag or an MPEG frame sync). Anything else
+#: goes to PyAV straight away: libsndfile's MPEG probe would print libmpg123's
+#: "Illegal Audio-MPEG-Header" notes on stderr for a file that is not audio.
+SOUNDFILE_MAGIC = (b"RIFF", b"RF64", b"fLaC", b"OggS", b"FORM", b"ID3")
+
+
+def _looks_like_soundfile(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        return True                                    # let the reader say what is wrong
+    return head.startswith(SOUNDFILE_MAGIC) or (
+        len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0)   # MPEG frame sync
+
+
 def _read_soundfile(path: str, offset_s: float, duration_s: float | None, sink: SinkFactory):
     import soundfile as sf
 
+    if not _looks_like_soundfile(path):
+        raise _NotForSoundfile
     try:
         f = sf.SoundFile(path)
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:

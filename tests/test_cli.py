@@ -86,6 +86,18 @@ def test_user_errors_exit_2_with_one_line_and_no_traceback(tmp_path):
         assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
 
 
+def test_a_text_file_named_mp3_is_one_clear_line_without_decoder_noise(tmp_path):
+    """libsndfile's MPEG probe printed libmpg123's "Illegal Audio-MPEG-Header"
+    notes on stderr (and in the server's log) for a file that is not audio."""
+    fake = tmp_path / "song.mp3"
+    fake.write_text("this is not music\n" * 200)
+    proc = subprocess.run([sys.executable, "-m", "genrescope.cli", "classify", str(fake)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert "MPEG" not in proc.stderr and "resync" not in proc.stderr, proc.stderr
+    assert "could not be read" in proc.stdout.lower() or "could not read" in proc.stdout.lower()
+
+
 def test_spectrogram_figure_and_raw_images(capsys, tmp_path, official_models_dir):
     path = write_audio(tmp_path / "clip.wav", 0.5 * chord(25.0) + 0.5 * groove(25.0), 22050)
     code, out, _ = run(capsys, "spectrogram", str(path), "-o", str(tmp_path / "fig.png"),
