@@ -74,6 +74,18 @@ synthesised by tools/make_nonmusic.py (espeak-ng speech, numpy noises/tones).
 """
 
 
+#: The AudioSet companion (config "hearing"): not-music by AudioSet's kind of
+#: sound, "outside" from 0.5 (0.25 with msd_musicnn's own tag of the family at
+#: 0.3). Measured, not fitted here: benchmarks/hearing_rates.py and
+#: docs/models/genres.md ("What it hears").
+HEARING = {"model": "audioset", "max_seconds": 10.0, "not_music": "hearing",
+           "outside_from": 0.5, "outside_confirmed_from": 0.25, "tag_from": 0.3,
+           "tag_families": {**dict.fromkeys(("electronic", "electronica", "electro", "House",
+                                             "dance"), "electronic"),
+                            **dict.fromkeys(("ambient", "chillout"), "ambient_new_age"),
+                            **dict.fromkeys(("soul", "funk", "rnb"), "rnb_soul_funk"),
+                            "folk": "folk"}}
+
 def build(data: list, out, *, report_dir=None, also_music: list = (), nonmusic_dir=None,
           nonmusic_per_kind: int = 24, nonmusic_kinds: tuple | None = None, k: int = 5,
           seed: int = 0, hidden: int | None = None, epochs: int | None = None,
@@ -199,6 +211,7 @@ def build(data: list, out, *, report_dir=None, also_music: list = (), nonmusic_d
         "not_music": {"hidden": [], "threshold": NOT_MUSIC_THRESHOLD,
                       "inputs": "per-patch embeddings of the base model; clip mean compared"},
         "styles": {**STYLES, "names": {g.id: {"en": g.en, "zh": g.zh} for g in MSD_STYLES}},
+        "hearing": HEARING,
         "metrics": {"cv_accuracy": cv.report.accuracy, "cv_macro_f1": cv.report.macro_f1,
                     **{f"cv_accuracy_{s}": v
                        for s, v in summary["cv"]["accuracy_by_source"].items()},
