@@ -14,5 +14,9 @@ import lazy_loader
 __version__ = "0.1.0"
 
 # The public names are listed once, in __init__.pyi, and imported on first use.
-__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)
+__getattr__, _stub_dir, __all__ = lazy_loader.attach_stub(__name__, __file__)
 __all__ = [*__all__, "__version__"]
+
+
+def __dir__() -> list[str]:
+    return list(__all__)

@@ -28,7 +28,7 @@ class RegionEnergyModel(Model):
     the VGG models' (N, 3, rows, columns) with the highest band in row 0."""
 
     def __init__(self, picture: bool = False):
-        super().__init__({"name": "region", "labels": ["target", "other"], "output": "softmax"})
+        super().__init__({"name": "region", "architecture": "stand-in", "labels": ["target", "other"], "output": "softmax"})
         self.picture = picture
         self.row_hz = librosa.mel_frequencies(N_MELS, fmax=SR / 2)
         self.bins = np.flatnonzero((self.row_hz >= REGION_HZ[0]) & (self.row_hz <= REGION_HZ[1]))
@@ -223,7 +223,7 @@ class ManyChunksModel(Model):
     """80 tiny chunks (0.1 s of 4 frames x 8 bands); score = mean of the input."""
 
     def __init__(self):
-        super().__init__({"name": "many", "labels": ["loud", "quiet"], "output": "softmax"})
+        super().__init__({"name": "many", "architecture": "stand-in", "labels": ["loud", "quiet"], "output": "softmax"})
 
     @property
     def sr(self) -> int:

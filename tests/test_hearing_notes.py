@@ -204,7 +204,8 @@ def test_an_old_library_opens_and_gains_the_heard_column(tmp_path):
         (t,) = lib.tracks()
         assert t.heard == [] and lib.tracks(heard="piano") == []
         assert [x.path for x in lib.tracks(note="ambiguous")] == ["/m/a.ogg"]
-    version = sqlite3.connect(db).execute("SELECT value FROM meta").fetchone()[0]
+    version = sqlite3.connect(db).execute(
+        "SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
     assert int(version) == SCHEMA_VERSION == 3
 
 
