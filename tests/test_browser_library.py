@@ -92,7 +92,9 @@ def test_library_tab_search_track_similar_map(lib_page):
     pg.click("#lang label:has-text('中文')")
     pg.wait_for_function("document.querySelector('#lib-similar').innerText.includes('听起来')",
                          timeout=TIMEOUT_MS)
-    assert pg.locator("button[role=tab]:has-text('音乐库')").count() == 1
+    tab = pg.locator("button[role=tab]:has-text('音乐库')")     # relabelled after the switch
+    tab.wait_for(timeout=TIMEOUT_MS)
+    assert tab.count() == 1
     frame.locator("text=音乐库地图").wait_for(timeout=TIMEOUT_MS)
     frame.locator(".js-plotly-plot .legend").wait_for(timeout=TIMEOUT_MS)
     pg.screenshot(path=str(out.with_name("library-zh.png")), full_page=True)

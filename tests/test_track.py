@@ -42,7 +42,7 @@ def _window(probs, n_chunks, warnings=(), embedding=None):
     return SimpleNamespace(genres=genres, probabilities=dict(zip("abc", probs)),
                            chunk_probabilities=np.zeros((n_chunks, 3)),
                            warnings=[AudioWarning(c, c) for c in warnings],
-                           embedding=embedding)
+                           embedding=embedding, heard=[])
 
 
 def test_combine_windows_weights_chunks_and_decides_notes_again():
