@@ -58,3 +58,33 @@ def running_server(args: list[str], tmp: Path, start_timeout_s: float = 180,
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(10)
+
+
+@contextlib.contextmanager
+def in_process_server(app, start_timeout_s: float = 120):
+    """``app`` on a real loopback socket, uvicorn in a daemon thread (a request
+    that freezes the event loop fails the test instead of hanging it).
+
+    Yields
+    ------
+    str
+        The base URL, once the server has started.
+    """
+    import threading
+
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + start_timeout_s
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

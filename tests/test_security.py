@@ -13,7 +13,6 @@ import logging
 import os
 import socket
 import struct
-import threading
 import time
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import pytest
 import soundfile as sf
 
 from conftest import tone, write_audio
+from serve_util import in_process_server
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -31,7 +31,6 @@ from fastapi.testclient import TestClient  # noqa: E402
 from genrescope.errors import GenrescopeError  # noqa: E402
 from genrescope.server.page import REFUSED  # noqa: E402
 from genrescope.server.app import create_app  # noqa: E402
-from netutil import free_port  # noqa: E402
 
 MODEL = "vgg19_bn_cqt"
 LIMIT_S = 60.0
@@ -66,20 +65,8 @@ def client(app):
 def live(app):
     """The same app on a real loopback socket (uvicorn in a daemon thread: a
     request that freezes the event loop fails the test instead of hanging it)."""
-    import uvicorn
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 120
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with in_process_server(app) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import threading
 import time
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import httpx
 import pytest
 import soundfile as sf
 
-from netutil import free_port
+from serve_util import in_process_server
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -42,22 +41,10 @@ def gradio_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def live(gradio_dir, tmp_path_factory):
     """The app on a real loopback socket (uvicorn in a daemon thread)."""
-    import uvicorn
-
     app = create_app(device="cpu", tmp_dir=tmp_path_factory.mktemp("uploads"),
                      max_duration_s=60.0)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 120
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with in_process_server(app) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
