@@ -17,6 +17,7 @@ import pytest
 import soundfile as sf
 
 from serve_util import in_process_server
+from test_security import gradio_dir  # noqa: F401 - the page's upload folder fixture
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -24,18 +25,6 @@ from genrescope.server.app import create_app  # noqa: E402
 from genrescope.synth import chord  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def gradio_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("gradio-cache")
-    old = os.environ.get("GRADIO_TEMP_DIR")
-    os.environ["GRADIO_TEMP_DIR"] = str(folder)
-    yield folder
-    if old is None:
-        os.environ.pop("GRADIO_TEMP_DIR", None)
-    else:
-        os.environ["GRADIO_TEMP_DIR"] = old
 
 
 @pytest.fixture(scope="module")

@@ -108,13 +108,15 @@ def similar_to_file(library: Library, path: str, k: int, *,
     return track, hits
 
 
+def _track(library: Library, track_id: int):
+    """The track, or the library's 404 (:meth:`Library.track`)."""
+    return library.track(int(track_id))
+
+
 def library_router(library: Library, service=None) -> fastapi.APIRouter:
     """The ``/api/v1/library`` routes over ``library``; with ``service`` (a
     :class:`~genrescope.server.service.Service`) also ``POST /similar``."""
     router = fastapi.APIRouter(prefix="/api/v1/library", tags=["library"])
-
-    def track_or_404(track_id: int):
-        return library.track(int(track_id))
 
     @router.get("", responses=_BAD_QUERY)
     def overview(lang: Lang = "en") -> dict:
@@ -150,7 +152,7 @@ def library_router(library: Library, service=None) -> fastapi.APIRouter:
     @router.get("/tracks/{track_id}", responses=_NO_TRACK)
     def track(track_id: TrackId, lang: Lang = "en") -> dict:
         """One track: top genres, warnings, and its genre timeline (per analysed chunk)."""
-        t = track_or_404(track_id)
+        t = _track(library, track_id)
         arrays = library.arrays(t.id)
         labels = arrays["labels"]
         timeline = [{"start_s": c["start_s"], "end_s": c["end_s"],
@@ -164,7 +166,7 @@ def library_router(library: Library, service=None) -> fastapi.APIRouter:
         e422="The track could not be analysed, or a parameter out of its bounds"))
     def similar(track_id: TrackId, k: int = Query(10, ge=1, le=100), lang: Lang = "en") -> dict:
         """The k nearest tracks (cosine of the embeddings), each with why it is near."""
-        t = track_or_404(track_id)
+        t = _track(library, track_id)
         return {"track": t.to_dict(lang),
                 "similar": [h.to_dict(lang) for h in library.similar(t.id, k=k)]}
 
@@ -179,16 +181,13 @@ def _add_media_routes(router: fastapi.APIRouter, library: Library) -> None:
     map_cache: dict = {}
     map_lock = threading.Lock()
 
-    def track_or_404(track_id: int):
-        return library.track(int(track_id))
-
     @router.get("/tracks/{track_id}/thumbnail", response_class=Response,
                 responses={200: {"content": {"image/jpeg": {}}}} | error_responses(
                     e404="No such track, or it has no thumbnail",
                     e422="A track id out of its bounds"))
     def thumbnail(track_id: TrackId) -> Response:
         """The spectrogram thumbnail of the analysed windows (JPEG)."""
-        data = library.thumbnail(track_or_404(track_id).id)
+        data = library.thumbnail(_track(library, track_id).id)
         if not data:
             raise GenrescopeError("This track has no thumbnail (it could not be analysed).",
                                   status=404)
@@ -201,7 +200,7 @@ def _add_media_routes(router: fastapi.APIRouter, library: Library) -> None:
                                   e422="A track id out of its bounds"))
     def audio(track_id: TrackId) -> FileResponse:
         """The track's file, to play it (only files the library holds)."""
-        t = track_or_404(track_id)
+        t = _track(library, track_id)
         if not os.path.isfile(t.path):
             raise GenrescopeError("The file of this track is gone: index the library again.",
                                   status=404)
