@@ -345,8 +345,14 @@ class Library:
         from .map import write_map
 
         index = self._embeddings()
-        tracks = self._tracks_of(index.ids)
-        return write_map(out, index.unit, tracks, lang=lang, seed=seed)
+        return write_map(out, index.unit, self._tracks_of(index.ids), lang=lang, seed=seed)
+
+    def map_figure(self, *, lang: str = "en", seed: int = 0):
+        """The same map as a plotly figure (the page draws it in its own document)."""
+        from .map import map_figure
+
+        index = self._embeddings()
+        return map_figure(index.unit, self._tracks_of(index.ids), lang=lang, seed=seed)
 
     def _tracks_of(self, ids: np.ndarray) -> list[Track]:
         """Tracks of ``ids`` in that order, read in one query."""

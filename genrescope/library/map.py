@@ -4,8 +4,9 @@ Projection: UMAP (``umap-learn``, cosine metric, fixed ``random_state``) when
 it is installed and the library has at least 16 tracks; otherwise t-SNE from
 scikit-learn (PCA initialisation, fixed seed) up to 20 000 tracks, and PCA
 beyond (or below 4 tracks). The method used is written in the page's title.
-The figure is plotly's, with plotly.js inlined into the file (about 4.6 MB),
-one colour per top genre; hovering a point shows the track.
+The figure is plotly's (:func:`map_figure`; the page draws it itself), one
+colour per top genre; hovering a point shows the track. :func:`write_map`
+writes it with plotly.js inlined (about 4.6 MB).
 """
 
 from __future__ import annotations
@@ -65,21 +66,28 @@ def _has_umap() -> bool:
     return importlib.util.find_spec("umap") is not None
 
 
-def write_map(out: str | os.PathLike, unit: np.ndarray, tracks: list[Track], *,
-              lang: str = "en", seed: int = 0, method: str = "auto") -> Path:
-    """Write the map of ``tracks`` (rows of ``unit``) to ``out`` (HTML)."""
+#: Up to this many tracks the map draws SVG points (crisp, no WebGL needed);
+#: more go through WebGL (``Scattergl``), which stays fast at 100 000 points.
+SVG_MAX_TRACKS = 5_000
+
+
+def map_figure(unit: np.ndarray, tracks: list[Track], *, lang: str = "en", seed: int = 0,
+               method: str = "auto"):
+    """The map of ``tracks`` (rows of ``unit``) as a plotly figure: one trace
+    per top genre, coloured with :func:`genrescope.palette.genre_colour`."""
     import plotly.graph_objects as go
 
     from ..palette import genre_colour
 
     xy, used = project_2d(unit, seed=seed, method=method)
     zh = lang == "zh"
+    points = go.Scatter if len(tracks) <= SVG_MAX_TRACKS else go.Scattergl
     fig = go.Figure()
     labels = [t.top[0][0] if t.top else "?" for t in tracks]
     for label in sorted(set(labels), key=lambda g: -labels.count(g)):
         rows = [i for i, g in enumerate(labels) if g == label]
         name = tracks[rows[0]].genre_name(label, lang)
-        fig.add_trace(go.Scattergl(
+        fig.add_trace(points(
             x=xy[rows, 0], y=xy[rows, 1], mode="markers", name=f"{name} ({len(rows)})",
             marker={"size": 7, "opacity": 0.85, "color": genre_colour(label)},
             customdata=[[tracks[i].id] for i in rows],
@@ -94,9 +102,18 @@ def write_map(out: str | os.PathLike, unit: np.ndarray, tracks: list[Track], *,
                               "y": -0.02, "x": 0},
                       xaxis={"visible": False}, yaxis={"visible": False},
                       margin={"l": 10, "r": 10, "t": 60, "b": 10})
+    return fig
+
+
+def write_map(out: str | os.PathLike, unit: np.ndarray, tracks: list[Track], *,
+              lang: str = "en", seed: int = 0, method: str = "auto") -> Path:
+    """Write :func:`map_figure` to ``out`` as one HTML file (plotly.js inlined)."""
+    from ..files import write_text_atomically
+
+    fig = map_figure(unit, tracks, lang=lang, seed=seed, method=method)
     out = Path(out)
-    fig.write_html(out, include_plotlyjs=True, full_html=True,
-                   config={"displaylogo": False})
+    write_text_atomically(out, fig.to_html(include_plotlyjs=True, full_html=True,
+                                           config={"displaylogo": False}))
     return out
 
 

@@ -5,15 +5,13 @@ list its similar tracks with the reasons, and show the library's map.
 A thin shell over :class:`genrescope.library.Library` (``app.state.library``):
 the browser names tracks by id only; the player plays the library's audio route
 (``/api/v1/library/tracks/{id}/audio``, which serves library files only); the
-map is the library's self-contained map HTML in a sandboxed frame.
+map is the library's plotly figure, drawn by the page (``gr.Plot``).
 """
 
 from __future__ import annotations
 
 import html
-import os
 import re
-import tempfile
 import threading
 from types import SimpleNamespace
 
@@ -105,44 +103,30 @@ def _name_cell(title: str) -> str:
     return re.sub(r"(\\?[._\-])(?=\S)", r"\1<wbr>", _cell(title))
 
 
-#: Run in the map's frame: a map made while its frame is hidden (the page's
-#: language switched while on the Analyse tab) was laid out at plotly's
-#: default size with its legend's words piled up (plotly measures text once,
-#: and hidden text has no width) until the window was resized. Such a frame
-#: loads itself again once it is shown; a shown map follows the frame's size.
-MAP_RESIZE = """<script>(() => {
-  const rendered = () => document.body.getBoundingClientRect().width > 0;
-  addEventListener('load', () => {
-    const hidden = !rendered();
-    new ResizeObserver(() => {
-      if (!rendered() || !window.Plotly) return;
-      if (hidden) location.reload();
-      else document.querySelectorAll('.js-plotly-plot').forEach(g => Plotly.Plots.resize(g));
-    }).observe(document.body);
-  });
-})();</script>"""
-
-
-class MapFrames:
-    """The library map as a sandboxed frame, made once per language and
-    library state (thread-safe: the page's events run in threads)."""
+class MapFigures:
+    """The library map as a plotly figure, made once per language and library
+    state (thread-safe: the page's events run in threads). The page draws it
+    in its own document (``gr.Plot``): a sandboxed frame, used before, could
+    stay unpainted at zero width when it was made while its tab was hidden
+    (issue 26.4)."""
 
     def __init__(self, library):
-        self.library, self.maps, self.lock = library, {}, threading.Lock()
+        self.library, self.figures, self.lock = library, {}, threading.Lock()
 
-    def html(self, lang: str) -> str:
+    def figure(self, lang: str):
         key = (lang, self.library.state())
         with self.lock:
-            if key not in self.maps:
-                with tempfile.TemporaryDirectory(prefix="genrescope-map-") as tmp:
-                    out = self.library.write_map(os.path.join(tmp, "map.html"), lang=lang)
-                    doc = out.read_text(encoding="utf-8")
-                self.maps.clear()
-                self.maps[key] = doc.replace("</body>", MAP_RESIZE + "</body>", 1)
-            doc = self.maps[key]
-        return (f'<iframe id="lib-map-frame" title="{TEXT[lang]["map_label"]}" '
-                f'sandbox="allow-scripts" style="width:100%;height:640px;border:0" '
-                f'srcdoc="{html.escape(doc, quote=True)}"></iframe>')
+            if key not in self.figures:
+                self.figures.clear()
+                self.figures[key] = self.library.map_figure(lang=lang)
+            return self.figures[key]
+
+    def shown(self, lang: str) -> dict:
+        """The map, shown (a ``gr.update``); a new update each call, so that
+        the page draws it again at the size it has now."""
+        import gradio as gr
+
+        return gr.update(value=self.figure(lang), label=TEXT[lang]["map_label"], visible=True)
 
 
 def find_tracks(library, text, label, lang: str) -> dict:
@@ -234,7 +218,8 @@ def _library_components(library) -> SimpleNamespace:
                 ui.segments = gr.Markdown(elem_id="lib-segments")
                 ui.similar = gr.Markdown(elem_id="lib-similar")
         ui.show_map = gr.Button(t["map"], elem_id="lib-show-map")
-        ui.map = gr.HTML(elem_id="lib-map")
+        ui.map = gr.Plot(label=t["map_label"], show_label=False, visible=False,
+                         elem_id="lib-map")
     ui.searched = gr.State(False)                 # a search was made: redo it in a new language
     ui.map_on = gr.State(False)
     return ui
@@ -245,7 +230,7 @@ def _wire_library(library, ui: SimpleNamespace, lang) -> None:
     track and the map in the new language."""
     import gradio as gr
 
-    frames = MapFrames(library)
+    maps = MapFigures(library)
     private = dict(api_visibility="private")
     track_outs = [ui.heading, ui.player, ui.top, ui.chart, ui.segments, ui.similar]
 
@@ -266,10 +251,15 @@ def _wire_library(library, ui: SimpleNamespace, lang) -> None:
         trigger(find, [ui.query, ui.genre, lang], [ui.results, ui.searched], **private)
     ui.results.change(lambda i, lang_now: show_track(library, i, lang_now),
                       [ui.results, lang], track_outs, concurrency_id="library", **private)
-    ui.show_map.click(lambda lang_now: (frames.html(lang_now), True), lang,
+    ui.show_map.click(lambda lang_now: (maps.shown(lang_now), True), lang,
                       [ui.map, ui.map_on], concurrency_id="library", **private)
     lang.change(relabel, [lang, ui.results, ui.query, ui.genre, ui.searched],
                 [ui.tab, ui.intro, ui.query, ui.genre, ui.search, ui.results, *track_outs,
                  ui.show_map], show_progress="hidden", **private).then(
-        lambda lang_now, on: frames.html(lang_now) if on else gr.update(), [lang, ui.map_on],
+        lambda lang_now, on: maps.shown(lang_now) if on else gr.update(), [lang, ui.map_on],
         ui.map, concurrency_id="library", **private)
+    # Opening the tab draws a shown map again: one drawn while its tab was
+    # hidden (a language switch on the Analyse tab) had no size to draw at.
+    ui.tab.select(lambda lang_now, on: maps.shown(lang_now) if on else gr.update(),
+                  [lang, ui.map_on], ui.map, concurrency_id="library",
+                  show_progress="hidden", **private)
