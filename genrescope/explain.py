@@ -177,7 +177,8 @@ def explain_prediction(classifier, prediction, *, genre: str | None = None,
                            duration_s=prediction.audio.duration_s,
                            probability=prediction.probabilities[prediction.genres[index].id],
                            budget=int(budget), device=classifier.device,
-                           chunk_scores=prediction.chunk_probabilities)
+                           chunk_scores=prediction.chunk_probabilities,
+                           context=prediction.context)
     return replace(why, prediction=prediction)
 
 
@@ -213,7 +214,8 @@ def grid_shape(n_chunks: int, budget: int, n_time: int, n_freq: int) -> tuple[in
 def occlusion(model: "Model", features: Features, genre_index: int, *,
               budget: int = DEFAULT_BUDGET, device: str = "cpu",
               chunk_scores: np.ndarray | None = None,
-              batch_size: int = BATCH_SIZE) -> tuple[np.ndarray, dict]:
+              batch_size: int = BATCH_SIZE,
+              context: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
     """The occlusion map of one label over every chunk of ``features``.
 
     Parameters
@@ -233,6 +235,9 @@ def occlusion(model: "Model", features: Features, genre_index: int, *,
         (n_chunks, n_labels) unoccluded scores (``Prediction.chunk_probabilities``).
     batch_size : int
         Inputs per forward call.
+    context : np.ndarray, optional
+        The window's context block (``Prediction.context``) for models that
+        read one: held fixed while the chunks are occluded.
 
     Returns
     -------
@@ -266,7 +271,7 @@ def occlusion(model: "Model", features: Features, genre_index: int, *,
 
     jobs = [(i, b, c) for i in range(n_chunks) for c in range(times) for b in range(bands)]
     if chunk_scores is None:
-        base = _probabilities(model, inputs, genre_index, device, batch_size)
+        base = _probabilities(model, inputs, genre_index, device, batch_size, context)
     else:
         base = _normalised(model, torch.as_tensor(np.asarray(chunk_scores, np.float32)))
         base = base[:, genre_index].numpy()
@@ -275,7 +280,7 @@ def occlusion(model: "Model", features: Features, genre_index: int, *,
         part = jobs[start:start + batch_size]
         batch = torch.stack([masked(*job) for job in part])
         drops[start:start + len(part)] = base[[i for i, _, _ in part]] - \
-            _probabilities(model, batch, genre_index, device, batch_size)
+            _probabilities(model, batch, genre_index, device, batch_size, context)
     heat = drops.reshape(n_chunks, times, bands).transpose(2, 0, 1).reshape(bands, -1)
     grid = dict(layout, bands=bands, times=times, t_edges=t_edges, f_edges=f_edges,
                 n_passes=base_passes + len(jobs))
@@ -285,7 +290,8 @@ def occlusion(model: "Model", features: Features, genre_index: int, *,
 def explain_features(model: "Model", features: Features, genre_index: int, *,
                      offset_s: float, duration_s: float, probability: float,
                      budget: int = DEFAULT_BUDGET, device: str = "cpu",
-                     chunk_scores: np.ndarray | None = None) -> Explanation:
+                     chunk_scores: np.ndarray | None = None,
+                     context: np.ndarray | None = None) -> Explanation:
     """:func:`occlusion` with its axes in seconds and Hz: an :class:`Explanation`.
 
     Parameters
@@ -296,11 +302,13 @@ def explain_features(model: "Model", features: Features, genre_index: int, *,
         The genre's probability for the window, as the prediction gave it.
     chunk_scores : np.ndarray, optional
         The unoccluded per-chunk scores, if already known (saves a pass per chunk).
+    context : np.ndarray, optional
+        The window's context block, held fixed (:func:`occlusion`).
     """
     _check_budget(budget)
     t0 = time.perf_counter()
     heat, grid = occlusion(model, features, genre_index, budget=budget, device=device,
-                           chunk_scores=chunk_scores)
+                           chunk_scores=chunk_scores, context=context)
     n_rows = features.spec_db.shape[0]
     n_chunks = features.inputs.shape[0]
     chunks = features.chunks if len(features.chunks) == n_chunks else \
@@ -354,12 +362,15 @@ def _layout(inputs: torch.Tensor) -> dict:
 
 
 def _probabilities(model, inputs: torch.Tensor, index: int, device: str,
-                   batch_size: int) -> np.ndarray:
-    """The label's per-chunk probability, as the timeline shows it."""
+                   batch_size: int, context: np.ndarray | None = None) -> np.ndarray:
+    """The label's per-chunk probability, as the timeline shows it (with the
+    window's fixed ``context`` block for models that read one)."""
     out = []
+    extra = {} if context is None else {"context": torch.as_tensor(context).to(device)}
     with torch.inference_mode():
         for start in range(0, len(inputs), batch_size):
-            scores = model.scores(inputs[start:start + batch_size].to(device)).float().cpu()
+            batch = inputs[start:start + batch_size].to(device)
+            scores = model.scores(batch, **extra).float().cpu()
             scores = scores[:, :len(model.labels)]        # without side outputs (not_music)
             out.append(_normalised(model, scores)[:, index].numpy())
     return np.concatenate(out)

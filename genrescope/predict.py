@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from .audio import Audio, at_rate, audio_from_array, load_audio, quality_warnings
+from .context import companion_inputs, context_block
 from .errors import GenrescopeError
 from .features import Features
 from .labels import Genre
@@ -46,6 +47,14 @@ def one_cpu_thread(device: str):
             yield
         finally:
             torch.set_num_threads(before)
+
+
+def _per_chunk(blocks: list, n_chunks: list[int]) -> np.ndarray | None:
+    """Each window's context block repeated for each of its chunks (None
+    when the model reads no block)."""
+    if not blocks or blocks[0] is None:
+        return None
+    return np.concatenate([np.repeat(b[None], n, 0) for b, n in zip(blocks, n_chunks)])
 
 
 DEFAULT_DURATION_S = 30.0
@@ -138,14 +147,21 @@ class Classifier:
         return audio_from_array(source, sr, rate, offset_s=offset_s,
                                 duration_s=duration_s, max_duration_s=max_duration_s)
 
-    def _network(self, forward, inputs: torch.Tensor) -> np.ndarray:
+    def _network(self, forward, inputs: torch.Tensor,
+                 context: np.ndarray | None = None) -> np.ndarray:
         """``forward`` over ``inputs`` in batches of :data:`NETWORK_BATCH` chunks:
-        memory stays flat whatever the length of the audio."""
+        memory stays flat whatever the length of the audio. ``context``: one
+        row per chunk (each chunk's window block, :mod:`genrescope.context`),
+        passed beside its chunk as ``forward(batch, context=rows)``."""
         out = []
         with torch.inference_mode():
             for start in range(0, max(len(inputs), 1), NETWORK_BATCH):
                 batch = inputs[start:start + NETWORK_BATCH].to(self.device)
-                result = forward(batch)
+                if context is None:
+                    result = forward(batch)
+                else:
+                    rows = torch.from_numpy(context[start:start + NETWORK_BATCH])
+                    result = forward(batch, context=rows.to(self.device))
                 out.append(tuple(t.float().cpu().numpy() for t in result)
                            if isinstance(result, tuple) else result.float().cpu().numpy())
         if isinstance(out[0], tuple):        # several outputs (scores_and_embed)
@@ -184,39 +200,43 @@ class Classifier:
         decoded, audio = self._decode(source, sr=sr, offset_s=offset_s, duration_s=duration_s,
                                       max_duration_s=max_duration_s)
         t1 = time.perf_counter()
-        features = self.model.features(audio.y)
+        heard_scores, block = self._hear(decoded)     # first: the head may read its block
         t2 = time.perf_counter()
+        features = self.model.features(audio.y)
+        t3 = time.perf_counter()
+        context = _per_chunk([block], [len(features.inputs)])
         if embed:
             chunk_scores, chunk_embeddings = self._network(self.model.scores_and_embed,
-                                                           features.inputs)
+                                                           features.inputs, context)
         else:
-            chunk_scores = self._network(self.model.scores, features.inputs)
-        t3 = time.perf_counter()
-        heard_scores = self._hear(decoded)
+            chunk_scores = self._network(self.model.scores, features.inputs, context)
         t4 = time.perf_counter()
-        prediction = self._predict(chunk_scores, features, audio, top_k, heard_scores)
+        prediction = self._predict(chunk_scores, features, audio, top_k, heard_scores, block)
         if embed:
             prediction.embedding = chunk_embeddings.mean(axis=0)
         prediction.source = os.fspath(source) if isinstance(source, (str, os.PathLike)) else None
-        prediction.timings = {"decode": t1 - t0, "features": t2 - t1, "network": t3 - t2,
-                              **({"hearing": t4 - t3} if heard_scores is not None else {}),
+        prediction.timings = {"decode": t1 - t0, "features": t3 - t2, "network": t4 - t3,
+                              **({"hearing": t2 - t1} if heard_scores is not None else {}),
                               "total": time.perf_counter() - t0}
         return prediction
 
     def classify_windows(self, source, windows: list[tuple[float, float | None]], *,
                          top_k: int = 5) -> list[Prediction]:
         """``classify(source, offset_s=o, duration_s=d, top_k=top_k, embed=True)``
-        for each ``(o, d)`` of ``windows`` (each decoded on its own, seeking),
+        for each ``(o, d)`` of ``windows`` (each decoded on its own, seeking,
+        and heard on its own: a head's context block comes from its window),
         with all windows' chunks through the network in one batched pass (the
         library's indexer: a few short windows of each track)."""
         decoded = [self._decode(source, offset_s=o, duration_s=d) for o, d in windows]
+        heard = [self._hear(heard_from) for heard_from, _ in decoded]
         features = [self.model.features(audio.y) for _, audio in decoded]
+        context = _per_chunk([block for _, block in heard], [len(f.inputs) for f in features])
         scores, embeddings = self._network(self.model.scores_and_embed,
-                                           torch.cat([f.inputs for f in features]))
+                                           torch.cat([f.inputs for f in features]), context)
         preds, start = [], 0
-        for (heard_from, audio), feats in zip(decoded, features):
+        for (_, audio), feats, (heard_scores, block) in zip(decoded, features, heard):
             end = start + len(feats.inputs)
-            pred = self._predict(scores[start:end], feats, audio, top_k, self._hear(heard_from))
+            pred = self._predict(scores[start:end], feats, audio, top_k, heard_scores, block)
             pred.embedding = embeddings[start:end].mean(axis=0)
             pred.source = os.fspath(source) if isinstance(source, (str, os.PathLike)) else None
             preds.append(pred)
@@ -274,26 +294,32 @@ class Classifier:
         return self.embed_audio(audio)
 
     def embed_audio(self, audio: Audio) -> np.ndarray:
-        """:meth:`embed` for audio already decoded at the model's rate."""
+        """:meth:`embed` for audio already decoded at the model's rate (a model
+        with a context block hears it resampled to its companion's rate)."""
         features = self.model.features(audio.y)
-        chunks = self._network(self.model.embed, features.inputs)
+        _, block = self._hear(audio)
+        context = _per_chunk([block], [len(features.inputs)])
+        chunks = self._network(self.model.embed, features.inputs, context)
         return chunks.mean(axis=0)
 
-    def _hear(self, decoded: Audio) -> np.ndarray | None:
+    def _hear(self, decoded: Audio) -> tuple[np.ndarray | None, np.ndarray | None]:
         """The companion's per-chunk scores on the middle ``hearing.max_seconds``
-        of the decoded window (None without a companion)."""
+        of the decoded window (None without a companion), and the model's
+        context block from the same pass (None unless the model reads one)."""
         companion = self.model.hearing
         if companion is None:
-            return None
-        audio = at_rate(decoded, companion.sr)
-        n = min(len(audio.y), int(round(self.model.config.hearing.max_seconds * audio.sr)))
-        start = (len(audio.y) - n) // 2
-        inputs = companion.features(audio.y[start:start + n]).inputs
+            return None, None
+        inputs = companion_inputs(companion, decoded, self.model.config.hearing.max_seconds)
+        spec = self.model.context
         with one_cpu_thread(self.device):
-            return self._network(companion.scores, inputs)
+            if spec is None:
+                return self._network(companion.scores, inputs), None
+            scores, embeddings = self._network(companion.scores_and_embed, inputs)
+        return scores, context_block(spec, companion, scores, embeddings)
 
     def _predict(self, chunk_scores: np.ndarray, features: Features, audio: Audio,
-                 top_k: int, heard_scores: np.ndarray | None = None) -> Prediction:
+                 top_k: int, heard_scores: np.ndarray | None = None,
+                 block: np.ndarray | None = None) -> Prediction:
         extras = self.model.extras                      # side outputs after the labels
         side = chunk_scores[:, -len(extras):] if extras else None
         if extras:
@@ -335,6 +361,7 @@ class Classifier:
             heard=heard,
             sound=None if hearing is None else hearing.kind,
             side_scores=side_scores,
+            context=block,
             precision=self.model.precision,
             score="probability" if self.model.normalise else "tags",
             timeline=build_timeline(chunk_scores, features.chunks, features.frame_rate_hz, genres,

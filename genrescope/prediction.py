@@ -92,6 +92,10 @@ class Prediction:
         Clip means of the model's side outputs (:attr:`Model.extras`:
         ``not_music``, ``style:<tag>``) and, with a companion, its clip mean
         of each AudioSet class as ``audioset:<id>``.
+    context : np.ndarray or None
+        The clip-level block the model's head read beside every chunk (its
+        companion's, :mod:`genrescope.context`); None for models without one.
+        Explanations occlude the chunks with this block held fixed.
     """
 
     model: str
@@ -113,6 +117,7 @@ class Prediction:
     heard: list = field(default_factory=list)
     sound: object = None
     side_scores: dict = field(default_factory=dict)
+    context: np.ndarray | None = None
 
     @property
     def is_tags(self) -> bool:

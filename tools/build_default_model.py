@@ -23,10 +23,21 @@ audio turned up to -20 dBFS RMS when quieter (``"input_level"``, see
    after; the "unsure" threshold (top probability under which held-out
    answers are right less than 60 % of the time) and how often it shows;
 3. the genre head trained on every file (early stopping on a grouped 20 %);
+   with ``--context audioset`` (the default, shipped) the genre head reads,
+   beside every patch, the AudioSet companion's clip-level block
+   (``head.context``: mn04's 384-d embedding and its genre classes'
+   probabilities over the middle 10 s, :mod:`genrescope.context`), in the
+   cross-validation, calibration and the final head alike; ``--context none``
+   builds the previous recipe;
 4. a not-music set synthesised by ``tools/make_nonmusic.py``; a linear
    binary head (music / not music) on the same embeddings: false alarms on
    the music by grouped cross-validation, on ``--also-music`` files (never
-   trained on) and the hit rate on the held-out part of the non-music set.
+   trained on) and the hit rate on the held-out part of the non-music set
+   (it reads the 456-d base embedding only, with or without the block).
+
+``--compare FILE``: the ``--json`` of ``tools/genre_audioset_block.py``
+(grouped CV over several fold seeds, without and with the block), recorded
+in ``config.json`` ``metrics.cv_fold_seeds``.
 """
 
 from __future__ import annotations
@@ -48,7 +59,10 @@ from genrescope.calibration import (clip_probabilities, fit_temperature,  # noqa
 from genrescope.dataset import grouped_split, list_labelled  # noqa: E402
 from genrescope.labels import MSD_STYLES, genre  # noqa: E402
 from genrescope.overlap import fingerprints  # noqa: E402
+from genrescope.context import with_context  # noqa: E402
 from genrescope.training.common import stack, write_bundle  # noqa: E402
+from genrescope.training.context import (AUDIOSET_CONTEXT, context_blocks,  # noqa: E402
+                                         load_companion)
 from genrescope.training.crossval import cross_validate  # noqa: E402
 from genrescope.training.head import (BASE_MODEL, BASE_NAME, HEAD_DEFAULTS,  # noqa: E402
                                       INPUT_LEVEL, base_embeddings)
@@ -86,13 +100,39 @@ HEARING = {"model": "audioset", "max_seconds": 10.0, "not_music": "hearing",
                             **dict.fromkeys(("soul", "funk", "rnb"), "rnb_soul_funk"),
                             "folk": "folk"}}
 
+def audioset_blocks(kept, quiet, duration_s, cache, progress):
+    """The companion's block of each music file and of its quieter copies
+    (the same decode scaled, as the companion would hear them), and those
+    copies' per-patch inputs with their blocks appended."""
+    from genrescope.cache import cache_dir
+    from genrescope.models.config import ContextSpec
+
+    spec = ContextSpec.model_validate(AUDIOSET_CONTEXT)
+    companion = load_companion(HEARING["model"])
+    get = dict(spec=spec, companion=companion, max_seconds=HEARING["max_seconds"],
+               duration_s=duration_s, cache=cache_dir(cache), progress=progress)
+    blocks = context_blocks(kept, **get)
+    quieter = {db: with_context(copies, context_blocks(list(copies), gain_db=-db, **get))
+               for db, copies in quiet.items()}
+    return blocks, quieter
+
+
+def compare_means(compare: dict) -> dict:
+    """``tools/genre_audioset_block.py --json`` -> mean held-out figures per run."""
+    return {"seeds": compare["seeds"], **{
+        name: {key: round(float(np.mean([r[key] for r in runs])), 4)
+               for key in runs[0] if key != "confusion"}
+        for name, runs in compare["runs"].items()}}
+
+
 def build(data: list, out, *, report_dir=None, also_music: list = (), nonmusic_dir=None,
           nonmusic_per_kind: int = 24, nonmusic_kinds: tuple | None = None, k: int = 5,
           seed: int = 0, hidden: int | None = None, epochs: int | None = None,
           nm_epochs: int = 60, cache=None, duration_s: float = 30.0,
           nonmusic_duration_s: float | None = None, reuse_nonmusic: bool = False,
           quiet_db: tuple = QUIET_DB, music_probe_per_kind: int = 8,
-          level: dict | None = INPUT_LEVEL, progress: bool = False) -> dict:
+          level: dict | None = INPUT_LEVEL, context: str | None = "audioset",
+          compare: dict | None = None, progress: bool = False) -> dict:
     """Build the bundle into ``out``; return the measured figures (also
     written to ``report_dir/summary.json`` when given).
 
@@ -123,6 +163,11 @@ def build(data: list, out, *, report_dir=None, also_music: list = (), nonmusic_d
     level : dict or None
         Input level (:func:`genrescope.audio.raise_level` arguments) of every
         embedding, recorded as the bundle's ``"input_level"``; None: as decoded.
+    context : {"audioset", None}
+        The genre head reads the companion's clip-level block
+        (:data:`~genrescope.training.context.AUDIOSET_CONTEXT`) beside every patch.
+    compare : dict, optional
+        ``tools/genre_audioset_block.py --json`` output, recorded in the metrics.
     """
     from genrescope.cache import cache_dir
 
@@ -140,11 +185,17 @@ def build(data: list, out, *, report_dir=None, also_music: list = (), nonmusic_d
     by_file = dict(zip(kept, arrays))
     quiet = quiet_copies(kept, nm_folder / "quiet", quiet_db, duration_s, cache, progress,
                          reuse_nonmusic, level)
+    blocks, genre_in, genre_quiet = None, by_file, quiet
+    if context:                   # the genre head's inputs: + the companion's block
+        blocks, genre_quiet = audioset_blocks(kept, quiet, duration_s, cache, progress)
+        genre_in = with_context(by_file, blocks)
+        kept = [i for i in kept if i in genre_in]
 
     # 1. grouped cross-validation of the genre head, also on the quieter copies
     cv = cross_validate(items, k, seed=seed, hidden=hidden, epochs=epochs, cache=cache,
                         duration_s=duration_s, progress=progress, level=level,
-                        variants={f"-{db:g} dB": quiet[db] for db in quiet})
+                        variants={f"-{db:g} dB": genre_quiet[db] for db in genre_quiet},
+                        context_blocks=blocks)
     files = cv.report.files
     y = np.array([labels.index(r.label) for r in files])
     source = np.array([Path(r.file).parent.name for r in files])
@@ -179,8 +230,8 @@ def build(data: list, out, *, report_dir=None, also_music: list = (), nonmusic_d
 
     # 3. the genre head on everything (early stopping on a grouped 20 %)
     fit_items, stop_items = grouped_split(kept, 0.2, seed)
-    x_tr, y_tr, _ = stack([by_file[i] for i in fit_items], fit_items, labels)
-    x_st, _, g_st = stack([by_file[i] for i in stop_items], stop_items, labels)
+    x_tr, y_tr, _ = stack([genre_in[i] for i in fit_items], fit_items, labels)
+    x_st, _, g_st = stack([genre_in[i] for i in stop_items], stop_items, labels)
     y_st = np.array([labels.index(i.label) for i in stop_items])
     head, best_epoch = fit_default(x_tr, y_tr, x_st, y_st, g_st, len(labels), hidden, seed, epochs)
 
@@ -204,7 +255,11 @@ def build(data: list, out, *, report_dir=None, also_music: list = (), nonmusic_d
         "head": {"input_dim": int(x_tr.shape[1]), "hidden": [hidden] if hidden else [],
                  "dropout": HEAD_DEFAULTS["dropout"],
                  "inputs": f"per-patch embeddings of {BASE_NAME} side by side "
-                           "(musicnn penultimate 200 + VGG pool5 256)"},
+                           "(musicnn penultimate 200 + VGG pool5 256)" + (
+                               ", then the companion's clip-level block (its 384-d "
+                               "embedding and genre classes' probabilities, middle 10 s)"
+                               if context else ""),
+                 **({"context": AUDIOSET_CONTEXT} if context else {})},
         "calibration": {"method": "temperature", "temperature": round(temperature, 6),
                         "unsure_below": round(unsure_below, 6),
                         "fitted_on": f"held-out clip probabilities of {k}-fold grouped CV"},
@@ -221,7 +276,8 @@ def build(data: list, out, *, report_dir=None, also_music: list = (), nonmusic_d
                     "ece_after": rel_cal.ece, "unsure_share": float(shown.mean()),
                     "not_music_hit_rate": summary["not_music"]["hit_rate_test"],
                     "not_music_false_alarm_rate":
-                        summary["not_music"]["false_alarm_rate_music_cv"]},
+                        summary["not_music"]["false_alarm_rate_music_cv"],
+                    **({"cv_fold_seeds": compare_means(compare)} if compare else {})},
         "training": {"tool": "tools/build_default_model.py", "files": len(kept),
                      # evaluate warns when its files are these (genrescope.overlap)
                      "fingerprints": fingerprints(i.path for i in kept),
@@ -291,6 +347,10 @@ def main(argv=None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--hidden", type=int)
     ap.add_argument("--cache")
+    ap.add_argument("--context", choices=("audioset", "none"), default="audioset",
+                    help="the genre head reads the AudioSet companion's clip block (shipped) "
+                         "or not (the previous recipe)")
+    ap.add_argument("--compare", help="tools/genre_audioset_block.py --json output to record")
     args = ap.parse_args(argv)
     summary = build(args.data, args.out, report_dir=args.report, also_music=args.also_music,
                     nonmusic_dir=args.nonmusic_dir, nonmusic_per_kind=args.per_kind, k=args.k,
@@ -298,7 +358,10 @@ def main(argv=None) -> None:
                     reuse_nonmusic=args.reuse_nonmusic, quiet_db=tuple(args.quiet_db),
                     music_probe_per_kind=args.music_probe_per_kind,
                     level=None if args.no_input_level else INPUT_LEVEL,
-                    seed=args.seed, hidden=args.hidden, cache=args.cache, progress=True)
+                    seed=args.seed, hidden=args.hidden, cache=args.cache,
+                    context=None if args.context == "none" else args.context,
+                    compare=json.loads(Path(args.compare).read_text()) if args.compare else None,
+                    progress=True)
     print(json.dumps({key: summary[key] for key in ("cv", "calibration", "not_music")
                       if key in summary}, indent=2))
     for row in summary.get("also_music", []):

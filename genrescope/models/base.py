@@ -48,6 +48,11 @@ class Model(nn.Module):
     #: Names of the side columns :meth:`scores` appends after the labels
     #: (``"not_music"``, ``"style:<tag>"``); none unless a family adds them.
     extras: tuple[str, ...] = ()
+    #: A clip-level block from the companion that :meth:`scores`, :meth:`embed`
+    #: and :meth:`scores_and_embed` read as ``context=`` beside the chunks
+    #: (a :class:`~genrescope.models.config.ContextSpec`; see
+    #: :mod:`genrescope.context`); None unless a head's config declares one.
+    context = None
 
     def __init__(self, config: BundleConfig | dict):
         super().__init__()

@@ -88,13 +88,34 @@ class HearingSpec(_Part):
     tag_from: float = Field(0.3, ge=0, le=1)
 
 
+class ContextSpec(_Part):
+    """A clip-level block of inputs appended to every patch's embedding
+    (:mod:`genrescope.context`): the companion's (``hearing``) mean embedding
+    over its chunks of the middle ``hearing.max_seconds`` of the window, then
+    its mean probability of each of ``classes`` (AudioSet ids), in this order."""
+
+    source: Literal["hearing"] = Field("hearing", alias="from")
+    embedding_dim: int = Field(gt=0)
+    classes: list[str] = []
+
+    @property
+    def dim(self) -> int:
+        """Values in the block: ``embedding_dim + len(classes)``."""
+        return self.embedding_dim + len(self.classes)
+
+
 class HeadSpec(_Part):
-    """The layers of an embedding head (:mod:`genrescope.models.head`)."""
+    """The layers of an embedding head (:mod:`genrescope.models.head`).
+
+    ``input_dim`` counts every input of the genre head: the base embedding,
+    then the ``context`` block when there is one (the not-music head reads
+    the base embedding alone)."""
 
     input_dim: int = Field(gt=0)
     hidden: list[int] = []
     dropout: float = Field(0.0, ge=0, lt=1)
     inputs: str | None = None
+    context: ContextSpec | None = None
 
 
 class BundleConfig(_Part):

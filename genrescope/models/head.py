@@ -35,6 +35,13 @@ Optional parts of the config (the shipped default ``genres`` has all four):
     Quiet audio is turned up to this RMS level before the base model's front
     end (:func:`genrescope.audio.raise_level`), as it was for every training
     input, so that the answer does not depend on the recording level.
+``"head": {"context": {"from": "hearing", "embedding_dim": 384, "classes": [...]}}``
+    A clip-level block appended to every patch's embedding before the genre
+    head (:mod:`genrescope.context`): the companion's mean embedding and
+    mean probabilities of the named classes over the middle
+    ``hearing.max_seconds`` of the window. The Classifier hears the window
+    first and passes the block as ``context`` (one row per patch, or one for
+    all); the not-music head reads the base embedding alone.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ import torch
 from torch import nn
 
 from ..audio import raise_level
+from ..context import class_columns
 from ..errors import GenrescopeError
 from ..features import Features
 from ..labels import Genre, genre
@@ -196,9 +204,18 @@ class EmbeddingHeadModel(Model):
         self.head = EmbeddingHead(config.head.input_dim, len(self.labels), config.head.hidden,
                                   config.head.dropout)
         self.temperature = config.calibration.temperature
+        self.context = config.head.context
+        if self.context is not None and config.hearing is None:
+            raise GenrescopeError(f"config.json of {self.name}: 'head.context' comes from the "
+                                  "companion, but the config has no 'hearing'.")
+        base_dim = config.head.input_dim - (self.context.dim if self.context else 0)
+        if base_dim <= 0:
+            raise GenrescopeError(f"config.json of {self.name}: head.input_dim "
+                                  f"{config.head.input_dim} leaves no room for the base "
+                                  f"embedding beside the {self.context.dim}-value context.")
         self.not_music = None
         if config.not_music is not None:
-            self.not_music = EmbeddingHead(config.head.input_dim, 2, config.not_music.hidden or [])
+            self.not_music = EmbeddingHead(base_dim, 2, config.not_music.hidden or [])
         self._style_index = style_columns(config, base)
         self.extras = (("not_music",) if self.not_music is not None else ()) + \
             tuple(f"style:{tag}" for tag in (config.styles.names if config.styles else {}))
@@ -234,6 +251,8 @@ class EmbeddingHeadModel(Model):
                                   " has no 'not_music' entry: the bundle is incomplete.")
         model.weights_path = Path(weights)
         model.attach_hearing(folder, load_dependency)
+        if model.context is not None:
+            class_columns(model.context, model.hearing)       # its classes exist
         return model
 
     @property
@@ -246,19 +265,39 @@ class EmbeddingHeadModel(Model):
             y = raise_level(y, target_dbfs=level.target_dbfs, max_gain_db=level.max_gain_db)
         return self.base.features(y)
 
-    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Per-patch calibrated logits (N, n_labels): base embedding -> head, / T."""
-        return self.head(self.base.embed(inputs)) / self.temperature
+    def forward(self, inputs: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        """Per-patch calibrated logits (N, n_labels): base embedding (+ ``context``)
+        -> head, / T."""
+        return self.head(self._with_context(self.base.embed(inputs), context)) / self.temperature
 
-    def scores(self, inputs: torch.Tensor) -> torch.Tensor:
+    def scores(self, inputs: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         """Per-patch softmax (N, n_labels), followed by one column per name in
         :attr:`extras` (the not-music probability, the style tags), all from
-        one base pass."""
-        return self._scores(*self._base_pass(inputs))
+        one base pass. ``context``: the window's block (:mod:`genrescope.context`),
+        (N, dim) or (dim,), required when the config declares ``head.context``."""
+        return self._scores(*self._base_pass(inputs), context)
 
-    def scores_and_embed(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def scores_and_embed(self, inputs: torch.Tensor, context: torch.Tensor | None = None
+                         ) -> tuple[torch.Tensor, torch.Tensor]:
         emb, tags = self._base_pass(inputs)
-        return self._scores(emb, tags), self.head.represent(emb)
+        return self._scores(emb, tags, context), self.head.represent(
+            self._with_context(emb, context))
+
+    def _with_context(self, emb: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
+        """The genre head's input: the base embedding, then the context block
+        on every row (the block is required exactly when the config declares one)."""
+        if self.context is None:
+            if context is not None:
+                raise GenrescopeError(f"{self.name} reads no context block, but one was given.")
+            return emb
+        if context is None:
+            raise GenrescopeError(f"{self.name} reads its companion's context block beside the "
+                                  "embeddings: classify through genrescope.Classifier.")
+        context = torch.as_tensor(context, dtype=emb.dtype, device=emb.device)
+        if context.shape[-1] != self.context.dim:
+            raise GenrescopeError(f"{self.name} expects a {self.context.dim}-value context "
+                                  f"block, not {context.shape[-1]}.")
+        return torch.cat([emb, context.reshape(-1, self.context.dim).expand(len(emb), -1)], 1)
 
     def _base_pass(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The base embedding and, with styles, the style base's tag scores."""
@@ -266,8 +305,10 @@ class EmbeddingHeadModel(Model):
             return self.base.embed(inputs), None
         return embed_with_scores(self.base, inputs, self.config.styles.source)
 
-    def _scores(self, emb: torch.Tensor, tags: torch.Tensor | None = None) -> torch.Tensor:
-        columns = [torch.softmax(self.head(emb) / self.temperature, dim=1)]
+    def _scores(self, emb: torch.Tensor, tags: torch.Tensor | None = None,
+                context: torch.Tensor | None = None) -> torch.Tensor:
+        logits = self.head(self._with_context(emb, context))
+        columns = [torch.softmax(logits / self.temperature, dim=1)]
         if self.not_music is not None:
             columns.append(torch.softmax(self.not_music(emb), dim=1)[:, 1:])
         if tags is not None:
@@ -286,9 +327,9 @@ class EmbeddingHeadModel(Model):
         return [(genre(tag, spec.names), p) for tag, p in found
                 if p >= spec.min_probability][:spec.max]
 
-    def embed(self, inputs: torch.Tensor) -> torch.Tensor:
+    def embed(self, inputs: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         """Per-patch head representation (the input of its last linear layer)."""
-        return self.head.represent(self.base.embed(inputs))
+        return self.head.represent(self._with_context(self.base.embed(inputs), context))
 
     def weights(self) -> nn.Module:
         return self.head

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from ..cache import cache_dir
+from ..context import with_context
 from ..dataset import grouped_folds, list_labelled
 from ..errors import GenrescopeError
 from ..evaluate import EvaluationReport, build_report, file_result
@@ -63,7 +64,8 @@ def cross_validate(data: str | os.PathLike, k: int = 5, *, out: str | os.PathLik
                    epochs: int | None = None, batch_size: int | None = None,
                    cache: str | os.PathLike | None = None,
                    progress: bool | None = None, level: dict | None = INPUT_LEVEL,
-                   variants: dict | None = None) -> CrossValidation:
+                   variants: dict | None = None,
+                   context_blocks: dict | None = None) -> CrossValidation:
     """K-fold cross-validated accuracy of the head method.
 
     Each fold trains a head on the other folds, with early stopping on a
@@ -79,6 +81,9 @@ def cross_validate(data: str | os.PathLike, k: int = 5, *, out: str | os.PathLik
     ``level`` is the input level of :func:`base_embeddings`; ``variants``
     (``{name: {item: per-patch embeddings}}``) are also predicted by the
     fold that holds each item out (see ``CrossValidation.variant_correct``).
+    ``context_blocks`` (``{item: block}``, :func:`genrescope.training.context.context_blocks`):
+    the head reads each file's clip-level block beside every patch (the
+    ``variants`` must then carry their own blocks already).
     """
     items = data if isinstance(data, list) else list_labelled(data)
     labels = sorted({i.label for i in items})
@@ -93,6 +98,10 @@ def cross_validate(data: str | os.PathLike, k: int = 5, *, out: str | os.PathLik
     _, arrays, kept, skipped, _ = base_embeddings(items, dev, duration_s or None,
                                                    cache_dir(cache), progress, level=level)
     by_file = {i: a for i, a in zip(kept, arrays)}
+    if context_blocks is not None:
+        by_file = with_context({i: by_file[i] for i in kept if i in context_blocks},
+                               context_blocks)
+        kept = [i for i in kept if i in by_file]
     folds = grouped_folds(kept, k, seed)
     targets = {lab: [lab] for lab in labels}
     results, fold_accs, held_logits = [], [], []
