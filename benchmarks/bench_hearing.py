@@ -36,6 +36,10 @@ def without_hearing(folder: Path) -> Path:
     out = folder / "genres_today"
     shutil.copytree(BUNDLE, out)
     config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    if (config.get("head") or {}).get("context"):
+        raise SystemExit("bench_hearing: the shipped genre head reads its companion's block "
+                         "(head.context), so it cannot run without 'hearing'; compare source "
+                         "trees instead: benchmarks/bench_trees.py --baseline OTHER_TREE")
     config.pop("hearing")
     config["name"] = "genres_today"
     (out / "config.json").write_text(json.dumps(config), encoding="utf-8")

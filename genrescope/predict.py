@@ -290,6 +290,9 @@ class Classifier:
     def embed(self, source, *, sr: int | None = None, offset_s: float = 0.0,
               duration_s: float | None = DEFAULT_DURATION_S) -> np.ndarray:
         """The clip-level embedding: per-chunk embeddings averaged (float32, 1-D)."""
+        if self.model.context is not None:    # the block hears the window at the companion's rate
+            return self.classify(source, sr=sr, offset_s=offset_s, duration_s=duration_s,
+                                 embed=True).embedding
         audio = self.load_audio(source, sr=sr, offset_s=offset_s, duration_s=duration_s)
         return self.embed_audio(audio)
 

@@ -103,10 +103,17 @@ def test_classify_and_classify_windows_give_the_same_answer(with_block, tmp_path
     batched = with_block.classify_windows(path, windows)
     for (offset_s, duration_s), got in zip(windows, batched):
         one = with_block.classify(path, offset_s=offset_s, duration_s=duration_s, embed=True)
-        np.testing.assert_allclose(got.context, one.context, atol=1e-6)
+        np.testing.assert_allclose(got.context, one.context, atol=1e-5)
         assert got.probabilities == pytest.approx(one.probabilities, abs=1e-5)
         np.testing.assert_allclose(got.embedding, one.embedding, atol=1e-5)
     assert not np.allclose(batched[0].context, batched[1].context)   # each window its own
+
+
+def test_embed_is_the_embedding_classify_gives(with_block, tmp_path):
+    path = tmp_path / "clip.wav"
+    write_audio(path, groove(6.0, SR, seed=5), SR)
+    np.testing.assert_allclose(with_block.embed(path),
+                               with_block.classify(path, embed=True).embedding, atol=1e-6)
 
 
 def test_explain_holds_the_block_fixed(with_block):
@@ -160,4 +167,5 @@ def test_a_wrong_context_is_refused_naming_it(tmp_path, change, message):
     (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
     with pytest.raises(GenrescopeError, match=message):
         Classifier.load(folder, device="cpu")
+
 

@@ -40,6 +40,11 @@ class ChosenHearing(EfficientATModel):
             row[self.labels.index(label)] = p
         return row.expand(len(inputs), -1).clone()
 
+    def scores_and_embed(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The chosen scores and the network's embedding (the default's genre
+        head reads its block: the Classifier asks for both in one call)."""
+        return self.scores(inputs), self.embed(inputs)
+
 
 @pytest.fixture(scope="module")
 def default():

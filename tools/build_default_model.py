@@ -23,12 +23,12 @@ audio turned up to -20 dBFS RMS when quieter (``"input_level"``, see
    after; the "unsure" threshold (top probability under which held-out
    answers are right less than 60 % of the time) and how often it shows;
 3. the genre head trained on every file (early stopping on a grouped 20 %);
-   with ``--context audioset`` (the default, shipped) the genre head reads,
-   beside every patch, the AudioSet companion's clip-level block
-   (``head.context``: mn04's 384-d embedding and its genre classes'
-   probabilities over the middle 10 s, :mod:`genrescope.context`), in the
-   cross-validation, calibration and the final head alike; ``--context none``
-   builds the previous recipe;
+   with ``--context audioset`` the genre head reads, beside every patch, the
+   AudioSet companion's clip-level block (``head.context``: mn04's 384-d
+   embedding and its genre classes' probabilities over the middle 10 s,
+   :mod:`genrescope.context`), in the cross-validation, calibration and the
+   final head alike (measured, not shipped: docs/models/genres.md); the
+   default ``--context none`` builds the shipped recipe;
 4. a not-music set synthesised by ``tools/make_nonmusic.py``; a linear
    binary head (music / not music) on the same embeddings: false alarms on
    the music by grouped cross-validation, on ``--also-music`` files (never
@@ -86,6 +86,13 @@ Training audio (not distributed): the GTZAN genre collection (G. Tzanetakis
 and P. Cook, IEEE TSAP 2002; no licence, research use) and a non-music set
 synthesised by tools/make_nonmusic.py (espeak-ng speech, numpy noises/tones).
 """
+#: Added to LICENSE when the genre head reads the companion's block.
+CONTEXT_LICENSE_TEXT = """
+The genre head also reads, beside every patch, a clip summary computed by
+the AudioSet network shipped in ../audioset (EfficientAT mn04, MIT licence,
+(c) Florian Schmid; see the LICENSE file there): its embedding and genre
+class probabilities (config.json head.context).
+"""
 
 
 #: The AudioSet companion (config "hearing"): not-music by AudioSet's kind of
@@ -131,7 +138,7 @@ def build(data: list, out, *, report_dir=None, also_music: list = (), nonmusic_d
           nm_epochs: int = 60, cache=None, duration_s: float = 30.0,
           nonmusic_duration_s: float | None = None, reuse_nonmusic: bool = False,
           quiet_db: tuple = QUIET_DB, music_probe_per_kind: int = 8,
-          level: dict | None = INPUT_LEVEL, context: str | None = "audioset",
+          level: dict | None = INPUT_LEVEL, context: str | None = None,
           compare: dict | None = None, progress: bool = False) -> dict:
     """Build the bundle into ``out``; return the measured figures (also
     written to ``report_dir/summary.json`` when given).
@@ -291,7 +298,8 @@ def build(data: list, out, *, report_dir=None, also_music: list = (), nonmusic_d
     state = dict(head.state_dict())
     state.update({f"not_music.{n}": v for n, v in nm_head.state_dict().items()})
     write_bundle(out, config, state)
-    (out / "LICENSE").write_text(LICENSE_TEXT, encoding="utf-8")
+    (out / "LICENSE").write_text(LICENSE_TEXT + (CONTEXT_LICENSE_TEXT if context else ""),
+                                 encoding="utf-8")
 
     # the finished bundle, loaded as a user would, on music never trained on
     if also_music:
@@ -347,9 +355,9 @@ def main(argv=None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--hidden", type=int)
     ap.add_argument("--cache")
-    ap.add_argument("--context", choices=("audioset", "none"), default="audioset",
-                    help="the genre head reads the AudioSet companion's clip block (shipped) "
-                         "or not (the previous recipe)")
+    ap.add_argument("--context", choices=("audioset", "none"), default="none",
+                    help="the genre head also reads the AudioSet companion's clip block "
+                         "(audioset; measured, not shipped) or not (none: the shipped recipe)")
     ap.add_argument("--compare", help="tools/genre_audioset_block.py --json output to record")
     args = ap.parse_args(argv)
     summary = build(args.data, args.out, report_dir=args.report, also_music=args.also_music,

@@ -55,7 +55,7 @@ def compare(data: list, seeds, k: int = 5, cache=None, max_seconds: float = 10.0
     spec = ContextSpec.model_validate(AUDIOSET_CONTEXT)
     blocks = context_blocks(items, spec, load_companion("audioset"), max_seconds=max_seconds,
                             duration_s=duration_s, cache=cache_dir(cache), progress=progress)
-    results = {"shipped inputs (456)": [], f"+ AudioSet block ({456 + spec.dim})": []}
+    results = {"base inputs (456)": [], f"+ AudioSet block ({456 + spec.dim})": []}
     for seed in seeds:
         for (name, runs), ctx in zip(results.items(), (None, blocks)):
             cv = cross_validate(items, k, seed=seed, cache=cache, duration_s=duration_s,
