@@ -12,12 +12,13 @@ import os
 import threading
 import time
 from collections import Counter
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import numpy as np
 import torch
 
 from .audio import Audio, at_rate, audio_from_array, load_audio, quality_warnings
+from .decode import Decoder
 from .errors import GenrescopeError
 from .features import Features
 from .labels import Genre
@@ -125,14 +126,15 @@ class Classifier:
 
     def load_audio(self, source, *, sr: int | None = None, offset_s: float = 0.0,
                    duration_s: float | None = DEFAULT_DURATION_S,
-                   max_duration_s: float | None = None, rate: int | None = None) -> Audio:
+                   max_duration_s: float | None = None, rate: int | None = None,
+                   decoder=None) -> Audio:
         """Decode a path, or take an array (with its ``sr``), at ``rate`` (default
-        the model's; ``max_duration_s``: refuse longer windows, see
-        :func:`~genrescope.audio.load_audio`)."""
+        the model's; ``max_duration_s``: refuse longer windows; ``decoder``: the
+        path already open, see :func:`~genrescope.audio.load_audio`)."""
         rate = rate or self.model.sr
         if isinstance(source, (str, os.PathLike)):
             return load_audio(source, rate, offset_s=offset_s, duration_s=duration_s,
-                              max_duration_s=max_duration_s)
+                              max_duration_s=max_duration_s, decoder=decoder)
         if sr is None:
             raise GenrescopeError("An array needs its sample rate: classify(y, sr=...).")
         return audio_from_array(source, sr, rate, offset_s=offset_s,
@@ -209,14 +211,19 @@ class Classifier:
         for each ``(o, d)`` of ``windows`` (each decoded on its own, seeking),
         with all windows' chunks through the network in one batched pass (the
         library's indexer: a few short windows of each track)."""
-        decoded = [self._decode(source, offset_s=o, duration_s=d) for o, d in windows]
+        with ExitStack() as stack:
+            decoder = stack.enter_context(Decoder(os.fspath(source))) \
+                if isinstance(source, (str, os.PathLike)) else None
+            decoded = [self._decode(source, offset_s=o, duration_s=d, decoder=decoder)
+                       for o, d in windows]
         features = [self.model.features(audio.y) for _, audio in decoded]
         scores, embeddings = self._network(self.model.scores_and_embed,
                                            torch.cat([f.inputs for f in features]))
+        heard = self._hear_each([heard_from for heard_from, _ in decoded])
         preds, start = [], 0
-        for (heard_from, audio), feats in zip(decoded, features):
+        for (_, audio), feats, heard_scores in zip(decoded, features, heard):
             end = start + len(feats.inputs)
-            pred = self._predict(scores[start:end], feats, audio, top_k, self._hear(heard_from))
+            pred = self._predict(scores[start:end], feats, audio, top_k, heard_scores)
             pred.embedding = embeddings[start:end].mean(axis=0)
             pred.source = os.fspath(source) if isinstance(source, (str, os.PathLike)) else None
             preds.append(pred)
@@ -230,6 +237,7 @@ class Classifier:
         if isinstance(source, (str, os.PathLike)):
             decoded = self.load_audio(source, **window, rate=self.decode_sr)
             return decoded, at_rate(decoded, self.model.sr)
+        window.pop("decoder", None)
         audio = decoded = self.load_audio(source, **window)
         if self.decode_sr != self.model.sr:
             decoded = self.load_audio(source, **window, rate=self.decode_sr)
@@ -282,15 +290,25 @@ class Classifier:
     def _hear(self, decoded: Audio) -> np.ndarray | None:
         """The companion's per-chunk scores on the middle ``hearing.max_seconds``
         of the decoded window (None without a companion)."""
+        return self._hear_each([decoded])[0]
+
+    def _hear_each(self, decoded: list[Audio]) -> list[np.ndarray | None]:
+        """:meth:`_hear` of several windows, their chunks in one network call
+        when they have the same length (the indexer's windows)."""
         companion = self.model.hearing
         if companion is None:
-            return None
-        audio = at_rate(decoded, companion.sr)
-        n = min(len(audio.y), int(round(self.model.config.hearing.max_seconds * audio.sr)))
-        start = (len(audio.y) - n) // 2
-        inputs = companion.features(audio.y[start:start + n]).inputs
+            return [None] * len(decoded)
+        inputs = []
+        for window in decoded:
+            audio = at_rate(window, companion.sr)
+            n = min(len(audio.y), int(round(self.model.config.hearing.max_seconds * audio.sr)))
+            start = (len(audio.y) - n) // 2
+            inputs.append(companion.features(audio.y[start:start + n]).inputs)
         with one_cpu_thread(self.device):
-            return self._network(companion.scores, inputs)
+            if len({x.shape[1:] for x in inputs}) != 1:
+                return [self._network(companion.scores, x) for x in inputs]
+            scores = self._network(companion.scores, torch.cat(inputs))
+        return list(np.split(scores, np.cumsum([len(x) for x in inputs])[:-1]))
 
     def _predict(self, chunk_scores: np.ndarray, features: Features, audio: Audio,
                  top_k: int, heard_scores: np.ndarray | None = None) -> Prediction:
