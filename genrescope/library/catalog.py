@@ -304,7 +304,8 @@ class Library:
                    search.shared_genres(p, o["probabilities"], labels),
                    search.genre_overlap(p, o["probabilities"]),
                    search.timeline_similarity(q["timeline"], o["timeline"]),
-                   query_top=None if best is None else (labels[best], float(p[best] / p.sum())))
+                   query_top=None if best is None else (labels[best], float(p[best] / p.sum())),
+                   shared_heard=shared_heard(query, other))
 
     # -- playlists -------------------------------------------------------- #
     def _row(self, ref) -> int:
@@ -358,6 +359,17 @@ class Library:
         """Tracks of ``ids`` in that order, read in one query."""
         rows = {r[0]: r for r in self._query(f"SELECT {_COLUMNS} FROM tracks")}
         return [self._track(rows[int(i)]) for i in ids if int(i) in rows]
+
+
+def shared_heard(query: Track | None, other: Track) -> list[dict]:
+    """The instruments and voices heard in both tracks (``other``'s entries,
+    its strongest first; "instrumental", the absence of a voice, is not one);
+    none when the query is not a library track."""
+    if query is None:
+        return []
+    mine = {h.get("label") for h in query.heard if h.get("kind") != "instrumental"}
+    return [h for h in sorted(other.heard, key=lambda h: -h.get("score", 0.0))
+            if h.get("label") in mine]
 
 
 def heard_has(heard_json: str | None, wanted: str) -> bool:

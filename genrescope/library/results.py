@@ -98,6 +98,9 @@ class Hit:
         How alike the genre timelines are (0-1).
     query_top : (str, float) or None
         The query's top genre and its probability.
+    shared_heard : list of dict
+        Instruments and voices heard in both tracks (``label``, ``name_en``,
+        ``name_zh``), the track's strongest first.
     """
 
     track: Track
@@ -106,6 +109,7 @@ class Hit:
     genre_overlap: float
     timeline_similarity: float | None
     query_top: tuple | None = None
+    shared_heard: list = field(default_factory=list)
 
     def reason(self, lang: str = "en") -> str:
         """Why the track is near, in words that agree with the numbers: how
@@ -120,11 +124,19 @@ class Hit:
                  ("sounds very alike", "sounds alike", "sounds somewhat alike",
                   "sounds a little alike"))[level]
         names = [self.track.genre_name(g, lang) for g in self.shared_genres]
+        heard = [h["name_zh"] if zh else h["name_en"].split(",")[0].lower()
+                 for h in self.shared_heard[:2]]
+        with_heard = ("；都有" + "、".join(heard) if zh else "; both with " +
+                      " and ".join(heard)) if heard else ""
         if names:
             parts = [sound, ("都是" + "、".join(names)) if zh else "both " + " and ".join(names)]
             if self.timeline_similarity is not None and self.timeline_similarity >= 0.8:
                 parts.append("各段的流派也一致" if zh else "the same genres at the same moments")
-            return ("；" if zh else "; ").join(parts)
+            return ("；" if zh else "; ").join(parts) + with_heard
+        return self._genre_differs(sound, lang) + with_heard
+
+    def _genre_differs(self, sound: str, lang: str) -> str:
+        zh = lang == "zh"
         if not self.track.top or not self.query_top:
             return sound
         (mine, p), (theirs, q) = self.track.top[0], self.query_top
@@ -142,4 +154,5 @@ class Hit:
                 "genre_overlap": round(self.genre_overlap, 4),
                 "timeline_similarity": None if self.timeline_similarity is None
                 else round(self.timeline_similarity, 4),
+                "shared_heard": [h["label"] for h in self.shared_heard],
                 "reason": self.reason(lang)}
