@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import GenrescopeError
 from . import ann, search
 from .db import connect, unblob
-from .results import Hit, Track
+from .results import Hit, Track, heard_keys
 
 _COLUMNS = ("id, path, size, duration_s, model, windows, top_json, warnings_json, error, "
             "top_probability, heard_json")
@@ -375,14 +375,7 @@ def shared_heard(query: Track | None, other: Track) -> list[dict]:
 def heard_has(heard_json: str | None, wanted: str) -> bool:
     """Whether a track's ``heard_json`` holds ``wanted``: its label id, English
     or Chinese name, or one word of the English name (``violin`` finds
-    "Violin, fiddle", ``guitar`` "Electric guitar"), case-insensitive."""
+    "Violin, fiddle", ``guitar`` "Electric guitar"), case-insensitive
+    (:func:`~genrescope.library.results.heard_keys`)."""
     wanted = (wanted or "").strip().lower()
-    if not heard_json or not wanted:
-        return False
-    for h in json.loads(heard_json):
-        en = str(h.get("name_en", "")).lower()
-        words = en.replace(",", " ").replace("_", " ").split()
-        if wanted in (str(h.get("label", "")).lower(), en, h.get("name_zh"), *words):
-            return True
-    return False
-
+    return bool(heard_json and wanted) and wanted in heard_keys(json.loads(heard_json))

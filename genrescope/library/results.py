@@ -53,6 +53,12 @@ class Track:
     def title(self) -> str:
         return Path(self.path).stem
 
+    @property
+    def heard_keys(self) -> set[str]:
+        """Every word :meth:`Library.tracks(heard=...) <genrescope.library.Library.tracks>`
+        finds this track by (see :func:`heard_keys`)."""
+        return heard_keys(self.heard)
+
     def genre_name(self, label: str, lang: str = "en") -> str:
         if label in self.names:
             return self.names[label][1 if lang == "zh" else 0]
@@ -79,6 +85,18 @@ class Track:
                            "name": h["name_zh" if lang == "zh" else "name_en"],
                            "score": h["score"]} for h in self.heard],
                 "unsure": self.unsure, "not_music": self.not_music}
+
+
+def heard_keys(heard: list) -> set[str]:
+    """The words that find a track's ``heard`` entries: each one's label id,
+    English and Chinese name and the words of its English name (``violin``
+    finds "Violin, fiddle", ``guitar`` "Electric guitar"), lower case."""
+    keys = set()
+    for h in heard:
+        en = str(h.get("name_en", "")).lower()
+        keys |= {str(h.get("label", "")).lower(), en, str(h.get("name_zh", "")).lower(),
+                 *en.replace(",", " ").replace("_", " ").split()}
+    return keys - {""}
 
 
 @dataclass
