@@ -87,3 +87,23 @@ def test_a_track_shows_what_was_heard_and_its_notes_in_both_languages(library):
     assert "有人在音乐上说话" in _hearing(library.tracks("fiddle")[0], "zh")
     talk = _hearing(library.tracks("talk")[0], "en")
     assert "Heard" not in talk and talk == "- ⚠️ This does not sound like music."
+
+
+def test_the_indexer_keeps_a_notes_details_so_the_page_tells_it_in_chinese():
+    import numpy as np
+
+    from genrescope.audio import AudioWarning
+    from genrescope.library.analyse import note_dict
+    from genrescope.library.results import Track
+    from genrescope.track import ambiguous_note
+
+    outside = AudioWarning("outside", "Sounds like electronic music (techno), ...",
+                           {"family_zh": "电子音乐", "genre_zh": "科技舞曲",
+                            "score": np.float32(0.4)})
+    notes = [note_dict(outside), note_dict(ambiguous_note(np.float32(0.41), 0.6))]
+    assert notes[0]["details"]["score"] == pytest.approx(0.4)
+    assert type(notes[0]["details"]["score"]) is float                 # plain JSON
+    track = Track(1, "/m/a.ogg", 1, 10.0, "genres", None, [("jazz", 0.41)], notes, None)
+    zh = _hearing(track, "zh")
+    assert "- ⚠️ 听起来像电子音乐（科技舞曲），不在本模型认识的十种流派之内" in zh
+    assert "最可能的流派只有 41%" in zh

@@ -243,11 +243,11 @@ def _library_components(library) -> SimpleNamespace:
             ui.query = gr.Textbox(label=t["query"], max_length=200, elem_id="lib-q",
                                   min_width=200)
             ui.genre = gr.Dropdown(genres, value="", label=t["genre"], elem_id="lib-genre",
-                                   min_width=160)
+                                   min_width=220)
             ui.heard = gr.Dropdown(heard, value="", label=t["heard"], elem_id="lib-heard",
-                                   min_width=160)
+                                   min_width=220)
             ui.note = gr.Dropdown(notes, value="", label=t["note"], elem_id="lib-note",
-                                  min_width=160)
+                                  min_width=220)
             ui.search = gr.Button(t["search"], variant="primary", elem_id="lib-search",
                                   scale=0, min_width=120)
         with gr.Row():
