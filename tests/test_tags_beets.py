@@ -100,7 +100,7 @@ def test_plugin_stores_what_was_heard_as_genrescope_heard(tmp_path, monkeypatch)
 
     plugin = GenrescopePlugin()
     plugin._answers = Source()
-    lib = Library(":memory:")
+    lib = Library(str(tmp_path / "beets.db"))   # ":memory:" leaves migration backups in the cwd
     items = {}
     for name in heard:
         items[name] = Item(path=str(tmp_path / name).encode(), title=name)
