@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from ..i18n import note_name
 from .results import Track
 
 
@@ -85,7 +86,11 @@ class LibraryStats:
                               for g, n in self.per_genre],
                 "unsure": [{"id": t.id, "path": t.path} for t in self.unsure],
                 "not_music": [{"id": t.id, "path": t.path} for t in self.not_music],
-                "failed": [{"id": t.id, "path": t.path, "error": t.error} for t in self.failed]}
+                "failed": [{"id": t.id, "path": t.path, "error": t.error} for t in self.failed],
+                "heard": [{"label": h, "name": self.heard_name(h, lang), "tracks": n}
+                          for h, n in self.heard],
+                "notes": [{"code": c, "name": note_name(c, lang), "tracks": n}
+                          for c, n in self.notes]}
 
     def text(self, lang: str = "en") -> str:
         zh = lang == "zh"
@@ -104,6 +109,12 @@ class LibraryStats:
             if len(items) > 20:
                 lines.append(f"  ... {len(items) - 20} more" if not zh
                              else f"  …… 另有 {len(items) - 20} 首")
+        if self.heard:                           # the ten most common, as the filter counts
+            lines.append(("听到：" if zh else "heard: ") + ", ".join(
+                f"{self.heard_name(h, lang)} {n}" for h, n in self.heard[:10]))
+        if self.notes:
+            lines.append(("提示：" if zh else "notes: ") + ", ".join(
+                f"{note_name(c, lang)} {n}" for c, n in self.notes))
         lines.append(f"{'无法分析' if zh else 'failed'}: {len(self.failed)}")
         lines += [f"  {t.path}: {t.error}" for t in self.failed[:20]]
         return "\n".join(lines)
