@@ -3,7 +3,9 @@
 Enable with ``plugins: genrescope`` in beets' config.yaml (install
 ``genrescope[beets]``). ``beet genrescope [QUERY]`` analyses the items and
 stores flexible attributes ``genrescope_genre``, ``genrescope_confidence``,
-``genrescope_styles``, ``genrescope_model`` and ``genrescope_notes``; with
+``genrescope_styles``, ``genrescope_model``, ``genrescope_notes`` and
+``genrescope_heard`` (the voices and instruments heard, English names
+joined by ", "); with
 ``-w`` (or ``write_genre: yes``) it also sets the genre (``genres`` in beets
 2.14+, ``genre`` before) for answers sure enough and
 writes the files the beets way (``item.try_write``). ``auto: yes`` analyses
@@ -28,6 +30,14 @@ import os
 
 from beets import ui
 from beets.plugins import BeetsPlugin
+
+
+def heard_field(names: list) -> str:
+    """``genrescope_heard``: English names joined by ", ", each name cut to
+    its first synonym ("Violin, fiddle" -> "Violin") so that the field splits
+    back into one name per sound; always English (a query finds the same
+    words whatever ``lang`` is)."""
+    return ", ".join(n.split(",")[0].strip() for n in names)
 
 
 class GenrescopePlugin(BeetsPlugin):
@@ -73,6 +83,7 @@ class GenrescopePlugin(BeetsPlugin):
             item["genrescope_styles"] = ", ".join(answer.styles)
             item["genrescope_model"] = answer.model
             item["genrescope_notes"] = ", ".join(answer.notes)
+            item["genrescope_heard"] = heard_field(answer.heard)
         if write_genre and self._sure(item):
             self._set_genre(item)
             item.try_write()

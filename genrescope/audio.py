@@ -141,6 +141,7 @@ def load_audio(
     offset_s: float = 0.0,
     duration_s: float | None = 30.0,
     max_duration_s: float | None = None,
+    decoder=None,
 ) -> Audio:
     """Decode a window of an audio file to mono float32 at ``sr``.
 
@@ -158,6 +159,8 @@ def load_audio(
         Refuse windows longer than this (a server's per-request limit): a
         longer ``duration_s`` is refused before decoding, and "to the end"
         decodes at most this much plus one second before it is refused.
+    decoder : genrescope.decode.Decoder, optional
+        ``path`` already open (several windows of one file: one open).
 
     Returns
     -------
@@ -198,7 +201,8 @@ def load_audio(
                      planned_s=read_s, limit_text="" if cap_s is None else
                      f"({cap_s:g} s of stereo at 192 kHz)")
 
-    mixer = decode_window(path, offset_s, read_s, sink)
+    mixer = decoder.window(offset_s, read_s, sink) if decoder is not None else \
+        decode_window(path, offset_s, read_s, sink)
     if limit_s is not None and mixer.size > round(limit_s * mixer.source_sr):
         raise _over_limit(path, cap_s)
     if budget is not None:

@@ -133,22 +133,34 @@ def cmd_classify(args) -> int:
         json.dump(results, sys.stdout, ensure_ascii=False, indent=2)
         print()
     elif args.format == "csv":
-        writer = csv.writer(sys.stdout)
-        writer.writerow(["file", "model", "rank", "label", "name", "probability", "styles",
-                         "warnings", "error"])
-        for r in results:
-            warnings = "; ".join(w["code"] for w in r.get("warnings", []))
-            styles = "; ".join(f"{g['name']} {g['probability']:.6f}"    # the file's, each row
-                               for g in r.get("styles", []))
-            for rank, g in enumerate(r.get("top", []), 1):
-                writer.writerow([r["file"], r["model"], rank, g["label"], g["name"],
-                                 f"{g['probability']:.6f}", styles, warnings, ""])
-            if "error" in r:
-                writer.writerow([r["file"], r["model"], "", "", "", "", "", "", r["error"]])
+        write_csv(results, sys.stdout)
     if failed and len(files) > 1:
         print(f"genrescope: {failed} of {len(files)} files could not be classified",
               file=sys.stderr)
     return EXIT_USER_ERROR if failed else 0
+
+
+#: Columns of ``classify --format csv``: one row per file and rank.
+CSV_COLUMNS = ("file", "model", "rank", "label", "name", "probability", "styles", "heard",
+               "warnings", "error")
+
+
+def write_csv(results: list[dict], out) -> None:
+    """``classify``'s results (``Prediction.to_dict``, or ``{"file", "model",
+    "error"}``) as CSV: one row per top genre; each row repeats the file's
+    styles (``name probability``), what was heard (``name score``, AudioSet's
+    0-1 score, empty when nothing) and its note codes, each list joined by "; "."""
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for r in results:
+        warnings = "; ".join(w["code"] for w in r.get("warnings", []))
+        styles = "; ".join(f"{g['name']} {g['probability']:.6f}" for g in r.get("styles", []))
+        heard = "; ".join(f"{h['name']} {h['score']:.2f}" for h in r.get("heard", []))
+        for rank, g in enumerate(r.get("top", []), 1):
+            writer.writerow([r["file"], r["model"], rank, g["label"], g["name"],
+                             f"{g['probability']:.6f}", styles, heard, warnings, ""])
+        if "error" in r:
+            writer.writerow([r["file"], r["model"]] + [""] * 7 + [r["error"]])
 
 
 def short_name(name: str, width: int = 30) -> str:

@@ -128,6 +128,24 @@ def kaldi_mel_filterbank(sr: int = 32000, n_fft: int = 1024, n_mels: int = 128,
 
 
 @lru_cache(maxsize=4)
+def _filter_bands(sr: int, n_fft: int, n_mels: int, fmin_hz: float,
+                  fmax_hz: float) -> tuple[tuple[int, int, np.ndarray], ...]:
+    """Each filter of :func:`kaldi_mel_filterbank` as ``(first, end, weights)``
+    of its non-zero bins (float64): a triangle covers a few bins of 513, so
+    ``power[:, first:end] @ weights`` per filter is the bank's product
+    without the zeros (about 10x less work than the dense product)."""
+    bank = kaldi_mel_filterbank(sr, n_fft, n_mels, fmin_hz, fmax_hz)
+    bands = []
+    for row in bank:
+        nonzero = np.flatnonzero(row)
+        first, end = (int(nonzero[0]), int(nonzero[-1]) + 1) if nonzero.size else (0, 0)
+        weights = row[first:end].astype(np.float64)
+        weights.flags.writeable = False
+        bands.append((first, end, weights))
+    return tuple(bands)
+
+
+@lru_cache(maxsize=4)
 def _window(n_fft: int, win_length: int) -> np.ndarray:
     """Symmetric Hann of ``win_length`` centred in ``n_fft`` zeros."""
     window = np.zeros(n_fft)
@@ -163,8 +181,11 @@ def log_mel(y: np.ndarray, spec: MelSpec = MelSpec()) -> np.ndarray:
     padded = np.pad(x, half, mode="reflect")
     frames = np.lib.stride_tricks.sliding_window_view(padded, spec.n_fft)[::spec.hop_length]
     power = np.abs(np.fft.rfft(frames * _window(spec.n_fft, spec.win_length), axis=1)) ** 2
-    bank = kaldi_mel_filterbank(spec.sr, spec.n_fft, spec.n_mels, spec.fmin_hz, spec.fmax_hz)
-    mel = bank.astype(np.float64) @ power.T
+    bands = _filter_bands(spec.sr, spec.n_fft, spec.n_mels, spec.fmin_hz, spec.fmax_hz)
+    mel = np.zeros((len(bands), len(power)))
+    for row, (first, end, weights) in zip(mel, bands):
+        if end > first:
+            row[:] = power[:, first:end] @ weights
     return ((np.log(mel + spec.log_offset) + spec.shift) / spec.scale).astype(np.float32)
 
 

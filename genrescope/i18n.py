@@ -34,3 +34,23 @@ def warning_text(code: str, message: str, details: dict, lang: str = "en") -> st
         except (KeyError, ValueError, IndexError):
             return message
     return message
+
+#: A note's short name (English, Chinese): what a list of notes or a filter shows.
+NOTE_NAMES = {
+    "not_music": ("not music", "不是音乐"),
+    "outside": ("outside the ten genres", "十种流派之外"),
+    "speech_over_music": ("speech over music", "音乐上有人说话"),
+    "ambiguous": ("not sure", "不确定"),
+    "unsure": ("not sure", "不确定"),
+    "silence": ("silent", "无声"),
+    "clipping": ("clipped", "削波"),
+    "low_sample_rate": ("low sample rate", "采样率低"),
+    "short": ("short recording", "录音太短"),
+    "non_finite": ("invalid samples", "无效采样"),
+}
+
+
+def note_name(code: str, lang: str = "en") -> str:
+    """The short name of the note ``code`` in ``lang`` (the code itself when unknown)."""
+    en, zh = NOTE_NAMES.get(code, (code, code))
+    return zh if lang == "zh" else en

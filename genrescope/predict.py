@@ -12,13 +12,14 @@ import os
 import threading
 import time
 from collections import Counter
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import numpy as np
 import torch
 
 from .audio import Audio, at_rate, audio_from_array, load_audio, quality_warnings
 from .context import companion_inputs, context_block
+from .decode import Decoder
 from .errors import GenrescopeError
 from .features import Features
 from .labels import Genre
@@ -134,14 +135,15 @@ class Classifier:
 
     def load_audio(self, source, *, sr: int | None = None, offset_s: float = 0.0,
                    duration_s: float | None = DEFAULT_DURATION_S,
-                   max_duration_s: float | None = None, rate: int | None = None) -> Audio:
+                   max_duration_s: float | None = None, rate: int | None = None,
+                   decoder=None) -> Audio:
         """Decode a path, or take an array (with its ``sr``), at ``rate`` (default
-        the model's; ``max_duration_s``: refuse longer windows, see
-        :func:`~genrescope.audio.load_audio`)."""
+        the model's; ``max_duration_s``: refuse longer windows; ``decoder``: the
+        path already open, see :func:`~genrescope.audio.load_audio`)."""
         rate = rate or self.model.sr
         if isinstance(source, (str, os.PathLike)):
             return load_audio(source, rate, offset_s=offset_s, duration_s=duration_s,
-                              max_duration_s=max_duration_s)
+                              max_duration_s=max_duration_s, decoder=decoder)
         if sr is None:
             raise GenrescopeError("An array needs its sample rate: classify(y, sr=...).")
         return audio_from_array(source, sr, rate, offset_s=offset_s,
@@ -227,8 +229,12 @@ class Classifier:
         and heard on its own: a head's context block comes from its window),
         with all windows' chunks through the network in one batched pass (the
         library's indexer: a few short windows of each track)."""
-        decoded = [self._decode(source, offset_s=o, duration_s=d) for o, d in windows]
-        heard = [self._hear(heard_from) for heard_from, _ in decoded]
+        with ExitStack() as stack:
+            decoder = stack.enter_context(Decoder(os.fspath(source))) \
+                if isinstance(source, (str, os.PathLike)) else None
+            decoded = [self._decode(source, offset_s=o, duration_s=d, decoder=decoder)
+                       for o, d in windows]
+        heard = self._hear_each([heard_from for heard_from, _ in decoded])
         features = [self.model.features(audio.y) for _, audio in decoded]
         context = _per_chunk([block for _, block in heard], [len(f.inputs) for f in features])
         scores, embeddings = self._network(self.model.scores_and_embed,
@@ -250,6 +256,7 @@ class Classifier:
         if isinstance(source, (str, os.PathLike)):
             decoded = self.load_audio(source, **window, rate=self.decode_sr)
             return decoded, at_rate(decoded, self.model.sr)
+        window.pop("decoder", None)
         audio = decoded = self.load_audio(source, **window)
         if self.decode_sr != self.model.sr:
             decoded = self.load_audio(source, **window, rate=self.decode_sr)
@@ -300,7 +307,7 @@ class Classifier:
         """:meth:`embed` for audio already decoded at the model's rate (a model
         with a context block hears it resampled to its companion's rate)."""
         features = self.model.features(audio.y)
-        _, block = self._hear(audio)
+        block = self._hear(audio)[1] if self.model.context is not None else None
         context = _per_chunk([block], [len(features.inputs)])
         chunks = self._network(self.model.embed, features.inputs, context)
         return chunks.mean(axis=0)
@@ -309,16 +316,30 @@ class Classifier:
         """The companion's per-chunk scores on the middle ``hearing.max_seconds``
         of the decoded window (None without a companion), and the model's
         context block from the same pass (None unless the model reads one)."""
+        return self._hear_each([decoded])[0]
+
+    def _hear_each(self, decoded: list[Audio]) -> list[tuple]:
+        """:meth:`_hear` of several windows, their chunks in one network call
+        when they have the same length (the indexer's windows); each window's
+        block from its own chunks."""
         companion = self.model.hearing
         if companion is None:
-            return None, None
-        inputs = companion_inputs(companion, decoded, self.model.config.hearing.max_seconds)
+            return [(None, None)] * len(decoded)
+        seconds = self.model.config.hearing.max_seconds
+        inputs = [companion_inputs(companion, window, seconds) for window in decoded]
         spec = self.model.context
+        forward = companion.scores if spec is None else companion.scores_and_embed
         with one_cpu_thread(self.device):
-            if spec is None:
-                return self._network(companion.scores, inputs), None
-            scores, embeddings = self._network(companion.scores_and_embed, inputs)
-        return scores, context_block(spec, companion, scores, embeddings)
+            if len({x.shape[1:] for x in inputs}) != 1:
+                outs = [self._network(forward, x) for x in inputs]
+            else:
+                out = self._network(forward, torch.cat(inputs))
+                cuts = np.cumsum([len(x) for x in inputs])[:-1]
+                outs = list(np.split(out, cuts)) if spec is None else \
+                    list(zip(*(np.split(part, cuts) for part in out)))
+        if spec is None:
+            return [(scores, None) for scores in outs]
+        return [(scores, context_block(spec, companion, scores, emb)) for scores, emb in outs]
 
     def _predict(self, chunk_scores: np.ndarray, features: Features, audio: Audio,
                  top_k: int, heard_scores: np.ndarray | None = None,

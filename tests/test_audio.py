@@ -96,3 +96,22 @@ def test_quality_warnings():
     nan[100:200] = np.nan
     audio = audio_from_array(nan, 44100, 22050)
     assert "non_finite" in codes(audio) and np.isfinite(audio.y).all()
+
+
+@pytest.mark.parametrize("ext", ["wav", "mp3", "m4a"])
+def test_one_decoder_for_several_windows_gives_each_window(tmp_path, ext):
+    """The indexer opens a file once for its windows (decode.Decoder): the same
+    samples as opening it for each window, in any order (m4a: through PyAV;
+    MP3: mpg123 re-primes its decoder after a seek, 1e-7 apart)."""
+    from genrescope.decode import Decoder
+
+    path = write_audio(tmp_path / f"steps.{ext}", _steps(44100), 44100)
+    windows = [(5.0, 1.5), (1.0, 2.0), (6.0, None)]
+    with Decoder(str(path)) as decoder:
+        shared = [load_audio(path, 22050, offset_s=o, duration_s=d, decoder=decoder)
+                  for o, d in windows]
+    for (o, d), audio in zip(windows, shared):
+        alone = load_audio(path, 22050, offset_s=o, duration_s=d)
+        assert audio.offset_s == o and audio.y.shape == alone.y.shape
+        assert np.allclose(audio.y, alone.y, rtol=0, atol=1e-5 if ext == "mp3" else 0)
+    assert abs(dominant_hz(shared[0].y[2000:20000], 22050) - 700) < 20

@@ -6,27 +6,67 @@ both languages. Screenshots go to test-artifacts/.
 
 from __future__ import annotations
 
+import json
+import sqlite3
 
 import pytest
 from library_util import music_folder
 from serve_util import REPO, running_server
 from test_browser import TIMEOUT_MS, block_outside, browser, fake_mic  # noqa: F401
 
-from genrescope.library import index
+from genrescope.library import Library, index
 
 pytestmark = pytest.mark.slow
 
 
+def _heard(*entries) -> list:
+    return [{"kind": kind, "label": label, "name_en": en, "name_zh": zh, "score": score}
+            for kind, label, en, zh, score in entries]
+
+
+VIOLIN = ("instrument", "Violin_fiddle", "Violin, fiddle", "小提琴")
+#: What the fixture's tracks were heard to hold (synthesised chords and noise
+#: hold no real instrument: chosen here, stored as the indexer stores them).
+HEARD = {"track00": _heard((*VIOLIN, 0.8), ("instrument", "Cello", "Cello", "大提琴", 0.4)),
+         "track01": _heard(("voice", "Choir", "Choir", "合唱", 0.5),
+                           ("instrument", "Piano", "Piano", "钢琴", 0.3)),
+         "track02": _heard((*VIOLIN, 0.6))}
+SPEECH = {"code": "speech_over_music", "message": "Someone talks over the music (radio, a "
+          "podcast, a talk?): the genre is a guess at the music under the voice."}
+
+
+def _give_heard(db) -> None:
+    """Store :data:`HEARD` (nothing for the other tracks) and a
+    speech-over-music note on track01."""
+    con = sqlite3.connect(db)
+    with con:
+        con.execute("UPDATE tracks SET heard_json='[]'")
+        for stem, heard in HEARD.items():
+            con.execute("UPDATE tracks SET heard_json=? WHERE path LIKE ?",
+                        (json.dumps(heard, ensure_ascii=False), f"%track{stem[-2:]}.wav"))
+        (notes,) = con.execute("SELECT warnings_json FROM tracks WHERE path LIKE "
+                               "'%track01.wav'").fetchone()
+        con.execute("UPDATE tracks SET warnings_json=? WHERE path LIKE '%track01.wav'",
+                    (json.dumps(json.loads(notes or "[]") + [SPEECH]),))
+    con.close()
+
+
 @pytest.fixture(scope="module")
-def library_server(tmp_path_factory):
+def library_db(tmp_path_factory):
     root = tmp_path_factory.mktemp("libpage")
     music_folder(root / "music", 8)
     (root / "music" / "broken.wav").write_bytes(b"not audio")
     db = root / "lib.db"
     index([str(root / "music")], str(db), device="cpu", progress=False)
-    tmp = root / "tmp"
+    _give_heard(db)
+    return db
+
+
+@pytest.fixture(scope="module")
+def library_server(library_db):
+    tmp = library_db.parent / "tmp"
     tmp.mkdir()
-    with running_server(["--db", str(db), "--device", "cpu"], tmp) as base:
+    with running_server(["--db", str(library_db), "--device", "cpu"], tmp) as base:
         yield base
 
 
@@ -111,6 +151,77 @@ def test_library_tab_search_by_genre(lib_page):
     pg.wait_for_function("n => document.querySelectorAll('#lib-results label').length === n",
                          arg=count, timeout=TIMEOUT_MS)
     assert all(genre_name in t for t in _results(pg))
+
+
+def _choose(pg, dropdown: str, option: str) -> list[str]:
+    """Open the dropdown ``#dropdown``, pick the option whose text starts with
+    ``option``; the options' texts."""
+    pg.click(f"#{dropdown} input")
+    pg.wait_for_selector("[role=option]")
+    options = [o.replace("✓", "").strip()          # ✓: the chosen one
+               for o in pg.locator("[role=option]").all_inner_texts()]
+    picked = [o for o in options if o.startswith(option)]
+    assert picked, (option, options)
+    pg.locator("[role=option]", has_text=picked[0]).first.click()
+    return options
+
+
+def _titles(pg) -> list[str]:
+    return sorted(t.split(" — ")[0] for t in _results(pg))
+
+
+@pytest.mark.browser
+def test_library_tab_filters_by_heard_and_note(lib_page, library_db):
+    """Issue 23: the "Heard" and "Note" dropdowns list what the library holds
+    with counts and filter the search (with name and genre); a track shows
+    what was heard and its notes; all of it in Chinese after the switch."""
+    pg = lib_page
+    with Library(library_db) as lib:
+        violin = sorted(t.title for t in lib.tracks(heard="Violin_fiddle"))
+        speech = sorted(t.title for t in lib.tracks(note="speech_over_music"))
+    assert violin == ["track00", "track02"] and speech == ["track01"]
+    options = _choose(pg, "lib-heard", "Violin, fiddle")
+    assert options[0] == "any instrument or voice" and "Violin, fiddle (2)" in options
+    assert {"Cello (1)", "Choir (1)", "Piano (1)"} <= set(options), options
+    pg.wait_for_function("n => document.querySelectorAll('#lib-results label').length === n",
+                         arg=len(violin))
+    assert _titles(pg) == violin                 # only tracks whose stored heard holds it
+
+    pg.click("#lib-results label:has-text('track00')")
+    pg.wait_for_function("document.querySelector('#lib-hearing').innerText"
+                         ".includes('Heard: Violin, fiddle 80%, Cello 40%')")
+    assert "AudioSet" in pg.inner_text("#lib-hearing")
+
+    options = _choose(pg, "lib-note", "speech over music")
+    assert options[0] == "any note (or none)" and "speech over music (1)" in options
+    pg.wait_for_function("document.querySelector('#lib-results').innerText"
+                         ".includes('No track matches.')")      # violin AND speech: none
+    _choose(pg, "lib-heard", "any instrument or voice")
+    pg.wait_for_function("n => document.querySelectorAll('#lib-results label').length === n",
+                         arg=len(speech))
+    assert _titles(pg) == speech
+    pg.click("#lib-results label:has-text('track01')")
+    pg.wait_for_function("document.querySelector('#lib-hearing').innerText"
+                         ".includes('Someone talks over the music')")
+    assert "Heard: Choir 50%, Piano 30%" in pg.inner_text("#lib-hearing")
+    out = REPO / "test-artifacts" / "library-heard-en.png"
+    out.parent.mkdir(exist_ok=True)
+    pg.screenshot(path=str(out), full_page=True)
+
+    pg.click("#lang label:has-text('中文')")
+    pg.wait_for_function("document.querySelector('#lib-hearing').innerText"
+                         ".includes('听到：合唱 50%、钢琴 30%')")
+    assert "有人在音乐上说话" in pg.inner_text("#lib-hearing")
+    assert _titles(pg) == speech                 # the filters kept through the switch
+    assert "听到的乐器或人声" in pg.inner_text("#lib-heard")
+    options = _choose(pg, "lib-note", "音乐上有人说话")
+    assert options[0] == "任意提示（或没有）" and "音乐上有人说话 (1)" in options
+    pg.keyboard.press("Escape")
+    options = _choose(pg, "lib-heard", "小提琴")
+    assert "小提琴 (2)" in options and "Violin, fiddle (2)" not in options
+    pg.wait_for_function("document.querySelector('#lib-results').innerText"
+                         ".includes('没有匹配的曲目')")
+    pg.screenshot(path=str(out.with_name("library-heard-zh.png")), full_page=True)
 
 
 def _open(browser, base, width, lang="en"):  # noqa: F811

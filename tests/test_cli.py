@@ -62,6 +62,30 @@ def test_classify_table_in_chinese_and_csv(capsys, music_folder):
     _, out, _ = run(capsys, "classify", str(music_folder / "strings.flac"), "--format", "json")
     styles = "; ".join(f"{g['name']} {g['probability']:.6f}" for g in json.loads(out)[0]["styles"])
     assert all(r["styles"] == styles for r in rows)                  # the styles column
+    heard = "; ".join(f"{h['name']} {h['score']:.2f}" for h in json.loads(out)[0]["heard"])
+    assert all(r["heard"] == heard for r in rows)                    # the heard column
+    assert list(rows[0])[6:9] == ["styles", "heard", "warnings"]
+
+
+def test_csv_heard_column_names_and_scores_what_was_heard():
+    from genrescope.cli import write_csv
+
+    top = [{"label": "classical", "name": "Classical", "probability": 0.9},
+           {"label": "jazz", "name": "Jazz", "probability": 0.1}]
+    results = [
+        {"file": "a.ogg", "model": "genres", "top": top, "styles": [],
+         "heard": [{"kind": "instrument", "label": "Violin_fiddle", "name": "Violin, fiddle",
+                    "score": 0.8012}, {"kind": "instrument", "label": "Cello",
+                                       "name": "Cello", "score": 0.4}],
+         "warnings": [{"code": "outside", "message": "..."}]},
+        {"file": "b.ogg", "model": "genres", "top": top[:1], "heard": [], "warnings": []},
+        {"file": "c.wav", "model": "genres", "error": "unreadable"}]
+    out = io.StringIO()
+    write_csv(results, out)
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert [r["heard"] for r in rows] == ["Violin, fiddle 0.80; Cello 0.40"] * 2 + ["", ""]
+    assert [r["warnings"] for r in rows] == ["outside", "outside", "", ""]
+    assert rows[-1]["error"] == "unreadable" and rows[-1]["rank"] == ""
 
 
 def test_window_options(capsys, tmp_path):

@@ -198,3 +198,56 @@ def test_reasons_agree_with_the_numbers():
         "sounds very alike; both Jazz; the same genres at the same moments"
     assert _hit(0.3, [("reggae", 0.9)], ("hiphop", 0.9), []).reason("en").startswith(
         "sounds a little alike, but another genre: Reggae")
+
+
+def test_reasons_name_instruments_heard_in_both():
+    """Issue 23: a similar track's reason may name what both tracks have in
+    them (from the stored ``heard``; "instrumental" is not an instrument)."""
+    from genrescope.library.catalog import shared_heard
+    from genrescope.library.results import Track
+
+    def heard(*labels):
+        names = {"Violin_fiddle": ("Violin, fiddle", "小提琴"), "Cello": ("Cello", "大提琴"),
+                 "Piano": ("Piano", "钢琴"), "Instrumental": ("Instrumental", "纯音乐")}
+        return [{"kind": "instrumental" if label == "Instrumental" else "instrument",
+                 "label": label, "name_en": names[label][0], "name_zh": names[label][1],
+                 "score": 0.9 - 0.1 * i} for i, label in enumerate(labels)]
+
+    def track(*labels):
+        return Track(id=1, path="/m/a.ogg", size=1, duration_s=30.0, model="genres",
+                     windows="spread:4x3", top=[("classical", 0.9)], warnings=[], error=None,
+                     heard=heard(*labels))
+
+    query, other = track("Instrumental", "Violin_fiddle", "Cello"), \
+        track("Instrumental", "Cello", "Piano", "Violin_fiddle")
+    both = shared_heard(query, other)
+    assert [h["label"] for h in both] == ["Cello", "Violin_fiddle"]
+    assert shared_heard(None, other) == [] and shared_heard(track("Piano"), track("Cello")) == []
+    hit = _hit(0.95, [("classical", 0.9)], ("classical", 0.9), ["classical"])
+    hit.shared_heard = both
+    assert hit.reason("en") == "sounds very alike; both Classical; both with cello and violin"
+    assert hit.reason("zh").endswith("都有大提琴、小提琴")
+    assert hit.to_dict()["shared_heard"] == ["Cello", "Violin_fiddle"]
+
+
+def test_library_overview_counts_heard_and_notes():
+    """`genrescope library` (text and JSON) says what was heard and which notes
+    the tracks have, with the counts the filters find (issue 23)."""
+    from genrescope.library.overview import LibraryStats
+    from genrescope.library.results import Track
+
+    def track(i, heard, codes):
+        return Track(id=i, path=f"/m/{i}.ogg", size=1, duration_s=30.0, model="genres",
+                     windows="spread:4x3", top=[("classical", 0.9)], error=None,
+                     warnings=[{"code": c, "message": c} for c in codes],
+                     heard=[{"kind": "instrument", "label": h, "name_en": h, "name_zh": h + "zh",
+                             "score": 0.5} for h in heard])
+
+    stats = LibraryStats.of([track(1, ["Piano"], ["outside"]), track(2, ["Piano", "Cello"], []),
+                             track(3, [], ["outside", "ambiguous"])])
+    as_json = stats.to_dict("en")
+    assert as_json["heard"] == [{"label": "Piano", "name": "Piano", "tracks": 2},
+                                {"label": "Cello", "name": "Cello", "tracks": 1}]
+    assert {n["code"]: n["tracks"] for n in as_json["notes"]} == {"outside": 2, "ambiguous": 1}
+    assert "heard: Piano 2, Cello 1" in stats.text("en")
+    assert "听到：Pianozh 2, Cellozh 1" in stats.text("zh")

@@ -178,3 +178,34 @@ def test_genre_model_with_a_musicnn_and_a_vgg_component(tmp_path):
     pred = clf.classify(synthetic_clip(7.0), sr=16000)
     assert pred.chunk_probabilities.shape == (2, 3)
     assert clf.embed(synthetic_clip(7.0), sr=16000).shape[-1] == 456
+
+
+def test_eval_fast_paths_equal_the_layer_order_with_negative_bn_scales():
+    """Eval mode reduces before ReLU and batch norm (musicnn's max over
+    frequency, the VGG blocks' max pools), taking a min through negated
+    weights where a batch-norm scale is negative: the numbers of the plain
+    order conv -> ReLU -> batch norm -> max."""
+    import torch.nn.functional as F
+
+    from genrescope.models.musicnn import Musicnn
+
+    torch.manual_seed(0)
+    for net in (Musicnn(), MusicnnVGG()):
+        for m in net.modules():
+            if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+                m.weight.data = torch.randn_like(m.weight)          # about half negative
+                m.running_var.data = torch.rand_like(m.running_var) + 0.5
+                m.running_mean.data = torch.randn_like(m.running_mean)
+        net.eval()
+        x = torch.randn(2, 187, 96)
+        with torch.no_grad():
+            fast = net(x)
+            for m in net.modules():          # the plain order, batch norm in eval mode
+                if type(m).__name__ == "_FrontEndBranch":
+                    m.forward = (lambda b: lambda v: b.bn(F.relu(b.conv(F.pad(
+                        v, (0, 0, b.pad_before_frames, b.pad_after_frames))))).amax(dim=3))(m)
+                if type(m).__name__ == "_VggBlock":
+                    m.forward = (lambda b: lambda v: b.pool(b.bn(F.relu(b.conv(v)))))(m)
+            plain = net(x)
+        for a, b in zip(fast, plain):
+            assert torch.allclose(a, b, rtol=1e-5, atol=1e-5), (a - b).abs().max()

@@ -147,3 +147,24 @@ def test_spectrogram_in_chinese():
     from genrescope.plot import figure_to_array
 
     assert figure_to_array(fig).shape[2] == 3                # draws with the CJK font
+
+
+def test_page_says_when_a_model_is_being_prepared(tmp_path):
+    """Issue 25: choosing a model that is not loaded yet puts a "Preparing"
+    headline up (in the page's language) until the analysis answers; a loaded
+    model changes nothing."""
+    pytest.importorskip("gradio")
+    from types import SimpleNamespace
+
+    from genrescope.server.page import Models, _preparing_fn
+
+    folders = {"genres": tmp_path / "genres", "vgg19_bn_cqt": tmp_path / "vgg"}
+    loaded = [str(folders["genres"].resolve())]
+    pool = SimpleNamespace(entry=lambda name: SimpleNamespace(path=folders[name]),
+                           loaded=lambda: list(loaded))
+    preparing = _preparing_fn(pool, Models(["genres", "vgg19_bn_cqt"], initial="genres"))
+    assert "Preparing vgg19_bn_cqt" in preparing("vgg19_bn_cqt", "en")
+    assert "正在准备 vgg19_bn_cqt" in preparing("vgg19_bn_cqt", "zh")
+    assert preparing("genres", "en") == {"__type__": "update"}
+    loaded.append(str(folders["vgg19_bn_cqt"].resolve()))
+    assert preparing("vgg19_bn_cqt", "en") == {"__type__": "update"}

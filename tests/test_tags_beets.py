@@ -58,9 +58,11 @@ genrescope:
 """, encoding="utf-8")
     beet(tmp_path, "import", "-A", "-q", str(music))          # auto: analysed on import
     genre = f"${GENRE_FIELD}"
-    listed = beet(tmp_path, "ls", "-f", f"$path|{genre}|$genrescope_genre|$genrescope_confidence")
+    listed = beet(tmp_path, "ls", "-f", f"$path|{genre}|$genrescope_genre|$genrescope_confidence"
+                  "|$genrescope_heard")
     rows = [line.split("|") for line in listed.splitlines()]
     assert len(rows) == 2 and all(r[2] for r in rows)
+    assert all(r[4] == "" for r in rows)          # set, empty: this model hears no instrument
     assert all(r[1] == "Rock" for r in rows)                   # genre untouched so far
     assert all(TagFile(f).genres() == ["Rock"] for f in files)
 
@@ -74,3 +76,43 @@ genrescope:
     hits = beet(tmp_path, "ls", "-f", "$path", f"genrescope_genre:{some}").splitlines()
     assert str(files[0]) in hits
     assert set(hits) == {p for p, r in rows.items() if r[2] == some}
+
+
+def test_plugin_stores_what_was_heard_as_genrescope_heard(tmp_path, monkeypatch):
+    """``genrescope_heard``: the voices and instruments heard, English names
+    joined by ", " (a name's synonyms dropped so that the commas separate
+    names), beside the other fields; empty when nothing was heard; kept when
+    the item is not analysed again; queryable like the others."""
+    monkeypatch.setenv("BEETSDIR", str(tmp_path / "beets"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    from beets.library import Item, Library
+
+    from beetsplug.genrescope import GenrescopePlugin
+    from genrescope.tags.answers import Answer
+
+    heard = {"a.mp3": ["Instrumental", "Violin, fiddle", "Cello"], "b.mp3": []}
+
+    class Source:
+        def analyse(self, path):
+            return Answer("Classical", "classical", 0.8, "genres", "analysis",
+                          styles=["baroque"], notes=["outside"],
+                          heard=heard[os.path.basename(path)])
+
+    plugin = GenrescopePlugin()
+    plugin._answers = Source()
+    lib = Library(str(tmp_path / "beets.db"))   # ":memory:" leaves migration backups in the cwd
+    items = {}
+    for name in heard:
+        items[name] = Item(path=str(tmp_path / name).encode(), title=name)
+        lib.add(items[name])
+        plugin.analyse(items[name], write_genre=False)
+    got = {name: lib.get_item(item.id) for name, item in items.items()}
+    assert got["a.mp3"]["genrescope_heard"] == "Instrumental, Violin, Cello"
+    assert got["a.mp3"]["genrescope_notes"] == "outside"
+    assert got["b.mp3"]["genrescope_heard"] == ""
+    heard["a.mp3"] = ["Piano"]                   # not analysed again without force
+    plugin.analyse(got["a.mp3"], write_genre=False)
+    assert lib.get_item(items["a.mp3"].id)["genrescope_heard"] == "Instrumental, Violin, Cello"
+    plugin.analyse(got["a.mp3"], write_genre=False, force=True)
+    assert lib.get_item(items["a.mp3"].id)["genrescope_heard"] == "Piano"
+    assert [i.title for i in lib.items("genrescope_heard:piano")] == ["a.mp3"]

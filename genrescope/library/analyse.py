@@ -152,6 +152,15 @@ def timeline(prediction) -> list[dict]:
             for c in prediction.timeline.chunks]
 
 
+def note_dict(note) -> dict:
+    """A note (:class:`~genrescope.audio.AudioWarning`) as the library stores
+    it: ``code``, ``message`` and its ``details`` as plain JSON (numpy numbers
+    made floats), from which the note is told in Chinese again
+    (:func:`genrescope.i18n.warning_text`)."""
+    return {"code": note.code, "message": note.message,
+            "details": json.loads(json.dumps(dict(note.details), default=float))}
+
+
 def thumbnail_jpeg(predictions: list) -> bytes:
     """The windows' spectrograms side by side, coloured, as a small JPEG (about 3 kB)."""
     strips = [p.features.spec_db for p in predictions if p.features.spec_db.size]
@@ -212,7 +221,7 @@ def analyse_track(classifier, job: FileJob, plan: WindowPlan = DEFAULT_WINDOWS, 
         embedding=track.embedding,
         timeline=[c for p in preds for c in timeline(p)],
         thumbnail_jpeg=thumbnail_jpeg(preds),
-        warnings=[{"code": w.code, "message": w.message} for w in track.warnings],
+        warnings=[note_dict(w) for w in track.warnings],
         heard=[{"kind": h.kind, "label": h.name.id, "name_en": h.name.en, "name_zh": h.name.zh,
                 "score": round(h.score, 4)} for h in track.heard],
         analysis_s=time.perf_counter() - t0,

@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import GenrescopeError
 from . import ann, search
 from .db import connect, unblob
-from .results import Hit, Track
+from .results import Hit, Track, heard_keys
 
 _COLUMNS = ("id, path, size, duration_s, model, windows, top_json, warnings_json, error, "
             "top_probability, heard_json")
@@ -304,7 +304,8 @@ class Library:
                    search.shared_genres(p, o["probabilities"], labels),
                    search.genre_overlap(p, o["probabilities"]),
                    search.timeline_similarity(q["timeline"], o["timeline"]),
-                   query_top=None if best is None else (labels[best], float(p[best] / p.sum())))
+                   query_top=None if best is None else (labels[best], float(p[best] / p.sum())),
+                   shared_heard=shared_heard(query, other))
 
     # -- playlists -------------------------------------------------------- #
     def _row(self, ref) -> int:
@@ -360,17 +361,21 @@ class Library:
         return [self._track(rows[int(i)]) for i in ids if int(i) in rows]
 
 
+def shared_heard(query: Track | None, other: Track) -> list[dict]:
+    """The instruments and voices heard in both tracks (``other``'s entries,
+    its strongest first; "instrumental", the absence of a voice, is not one);
+    none when the query is not a library track."""
+    if query is None:
+        return []
+    mine = {h.get("label") for h in query.heard if h.get("kind") != "instrumental"}
+    return [h for h in sorted(other.heard, key=lambda h: -h.get("score", 0.0))
+            if h.get("label") in mine]
+
+
 def heard_has(heard_json: str | None, wanted: str) -> bool:
     """Whether a track's ``heard_json`` holds ``wanted``: its label id, English
     or Chinese name, or one word of the English name (``violin`` finds
-    "Violin, fiddle", ``guitar`` "Electric guitar"), case-insensitive."""
+    "Violin, fiddle", ``guitar`` "Electric guitar"), case-insensitive
+    (:func:`~genrescope.library.results.heard_keys`)."""
     wanted = (wanted or "").strip().lower()
-    if not heard_json or not wanted:
-        return False
-    for h in json.loads(heard_json):
-        en = str(h.get("name_en", "")).lower()
-        words = en.replace(",", " ").replace("_", " ").split()
-        if wanted in (str(h.get("label", "")).lower(), en, h.get("name_zh"), *words):
-            return True
-    return False
-
+    return bool(heard_json and wanted) and wanted in heard_keys(json.loads(heard_json))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from ..i18n import note_name
 from .results import Track
 
 
@@ -27,6 +28,11 @@ class LibraryStats:
     duration_s : float
         Total length of the analysed tracks.
     models : list of str
+    heard : list of (str, int)
+        Each voice or instrument heard in the library (label id) and the count
+        of tracks that ``Library.tracks(heard=label)`` finds, most common first.
+    notes : list of (str, int)
+        Each note code of the analysed tracks and its track count, most common first.
     """
 
     n_tracks: int
@@ -36,15 +42,24 @@ class LibraryStats:
     failed: list = field(default_factory=list)
     duration_s: float = 0.0
     models: list = field(default_factory=list)
+    heard: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
     _names: dict = field(default_factory=dict, repr=False)
+    _heard_names: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def of(cls, tracks: list[Track]) -> "LibraryStats":
         ok = [t for t in tracks if t.error is None and t.top]
         counts = Counter(t.top[0][0] for t in ok)
         names = {}
+        heard_names = {}
         for t in ok:
             names.setdefault(t.top[0][0], t)
+            for h in t.heard:
+                heard_names.setdefault(h["label"], (h["name_en"], h["name_zh"]))
+        keys = [t.heard_keys for t in ok]
+        heard = Counter({label: sum(label.lower() in k for k in keys) for label in heard_names})
+        notes = Counter(code for t in ok for code in {w["code"] for w in t.warnings})
         return cls(n_tracks=len(tracks),
                    per_genre=sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])),
                    unsure=[t for t in ok if t.unsure],
@@ -52,11 +67,17 @@ class LibraryStats:
                    failed=[t for t in tracks if t.error is not None],
                    duration_s=sum(t.duration_s or 0.0 for t in ok),
                    models=sorted({t.model for t in ok if t.model}),
-                   _names=names)
+                   heard=_most_common_first(heard), notes=_most_common_first(notes),
+                   _names=names, _heard_names=heard_names)
 
     def genre_name(self, label: str, lang: str = "en") -> str:
         t = self._names.get(label)
         return t.genre_name(label, lang) if t else label
+
+    def heard_name(self, label: str, lang: str = "en") -> str:
+        """The name of a voice or instrument of :attr:`heard` in ``lang``."""
+        en, zh = self._heard_names.get(label, (label, label))
+        return zh if lang == "zh" else en
 
     def to_dict(self, lang: str = "en") -> dict:
         return {"n_tracks": self.n_tracks, "duration_s": round(self.duration_s, 1),
@@ -65,7 +86,11 @@ class LibraryStats:
                               for g, n in self.per_genre],
                 "unsure": [{"id": t.id, "path": t.path} for t in self.unsure],
                 "not_music": [{"id": t.id, "path": t.path} for t in self.not_music],
-                "failed": [{"id": t.id, "path": t.path, "error": t.error} for t in self.failed]}
+                "failed": [{"id": t.id, "path": t.path, "error": t.error} for t in self.failed],
+                "heard": [{"label": h, "name": self.heard_name(h, lang), "tracks": n}
+                          for h, n in self.heard],
+                "notes": [{"code": c, "name": note_name(c, lang), "tracks": n}
+                          for c, n in self.notes]}
 
     def text(self, lang: str = "en") -> str:
         zh = lang == "zh"
@@ -84,6 +109,16 @@ class LibraryStats:
             if len(items) > 20:
                 lines.append(f"  ... {len(items) - 20} more" if not zh
                              else f"  …… 另有 {len(items) - 20} 首")
+        if self.heard:                           # the ten most common, as the filter counts
+            lines.append(("听到：" if zh else "heard: ") + ", ".join(
+                f"{self.heard_name(h, lang)} {n}" for h, n in self.heard[:10]))
+        if self.notes:
+            lines.append(("提示：" if zh else "notes: ") + ", ".join(
+                f"{note_name(c, lang)} {n}" for c, n in self.notes))
         lines.append(f"{'无法分析' if zh else 'failed'}: {len(self.failed)}")
         lines += [f"  {t.path}: {t.error}" for t in self.failed[:20]]
         return "\n".join(lines)
+
+
+def _most_common_first(counts: Counter) -> list:
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))

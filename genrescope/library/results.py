@@ -53,6 +53,12 @@ class Track:
     def title(self) -> str:
         return Path(self.path).stem
 
+    @property
+    def heard_keys(self) -> set[str]:
+        """Every word :meth:`Library.tracks(heard=...) <genrescope.library.Library.tracks>`
+        finds this track by (see :func:`heard_keys`)."""
+        return heard_keys(self.heard)
+
     def genre_name(self, label: str, lang: str = "en") -> str:
         if label in self.names:
             return self.names[label][1 if lang == "zh" else 0]
@@ -81,6 +87,18 @@ class Track:
                 "unsure": self.unsure, "not_music": self.not_music}
 
 
+def heard_keys(heard: list) -> set[str]:
+    """The words that find a track's ``heard`` entries: each one's label id,
+    English and Chinese name and the words of its English name (``violin``
+    finds "Violin, fiddle", ``guitar`` "Electric guitar"), lower case."""
+    keys = set()
+    for h in heard:
+        en = str(h.get("name_en", "")).lower()
+        keys |= {str(h.get("label", "")).lower(), en, str(h.get("name_zh", "")).lower(),
+                 *en.replace(",", " ").replace("_", " ").split()}
+    return keys - {""}
+
+
 @dataclass
 class Hit:
     """A similar track and why it is near.
@@ -98,6 +116,9 @@ class Hit:
         How alike the genre timelines are (0-1).
     query_top : (str, float) or None
         The query's top genre and its probability.
+    shared_heard : list of dict
+        Instruments and voices heard in both tracks (``label``, ``name_en``,
+        ``name_zh``), the track's strongest first.
     """
 
     track: Track
@@ -106,6 +127,7 @@ class Hit:
     genre_overlap: float
     timeline_similarity: float | None
     query_top: tuple | None = None
+    shared_heard: list = field(default_factory=list)
 
     def reason(self, lang: str = "en") -> str:
         """Why the track is near, in words that agree with the numbers: how
@@ -120,11 +142,19 @@ class Hit:
                  ("sounds very alike", "sounds alike", "sounds somewhat alike",
                   "sounds a little alike"))[level]
         names = [self.track.genre_name(g, lang) for g in self.shared_genres]
+        heard = [h["name_zh"] if zh else h["name_en"].split(",")[0].lower()
+                 for h in self.shared_heard[:2]]
+        with_heard = ("；都有" + "、".join(heard) if zh else "; both with " +
+                      " and ".join(heard)) if heard else ""
         if names:
             parts = [sound, ("都是" + "、".join(names)) if zh else "both " + " and ".join(names)]
             if self.timeline_similarity is not None and self.timeline_similarity >= 0.8:
                 parts.append("各段的流派也一致" if zh else "the same genres at the same moments")
-            return ("；" if zh else "; ").join(parts)
+            return ("；" if zh else "; ").join(parts) + with_heard
+        return self._genre_differs(sound, lang) + with_heard
+
+    def _genre_differs(self, sound: str, lang: str) -> str:
+        zh = lang == "zh"
         if not self.track.top or not self.query_top:
             return sound
         (mine, p), (theirs, q) = self.track.top[0], self.query_top
@@ -142,4 +172,5 @@ class Hit:
                 "genre_overlap": round(self.genre_overlap, 4),
                 "timeline_similarity": None if self.timeline_similarity is None
                 else round(self.timeline_similarity, 4),
+                "shared_heard": [h["label"] for h in self.shared_heard],
                 "reason": self.reason(lang)}

@@ -33,6 +33,9 @@ class Answer:
         ``library`` or ``analysis``.
     notes : list of str
         Warning codes of the prediction.
+    heard : list of str
+        English names of the voices and instruments heard (AudioSet's, e.g.
+        "Violin, fiddle"; empty when the model has no companion that hears).
     """
 
     genre: str
@@ -42,6 +45,7 @@ class Answer:
     source: str
     styles: list = field(default_factory=list)
     notes: list = field(default_factory=list)
+    heard: list = field(default_factory=list)
 
     @property
     def sure(self) -> bool:
@@ -101,7 +105,8 @@ class Answers:
             return None
         label, p = track.top[0]
         return Answer(track.genre_name(label, self.lang), label, float(p), track.model or "",
-                      "library", notes=[w["code"] for w in track.warnings])
+                      "library", notes=[w["code"] for w in track.warnings],
+                      heard=[h["name_en"] for h in track.heard])
 
     def analyse(self, path: str) -> Answer:
         """Classify ``path`` now (its middle :data:`ANALYSED_S` seconds)."""
@@ -117,7 +122,8 @@ class Answers:
         top = pred.top[0]
         return Answer(top.name(self.lang), top.label, float(top.probability), pred.model,
                       "analysis", styles=[s.name(self.lang) for s in pred.styles],
-                      notes=[w.code for w in pred.warnings])
+                      notes=[w.code for w in pred.warnings],
+                      heard=[h.name.en for h in pred.heard])
 
     def answer(self, path: str, st: os.stat_result) -> Answer:
         return self.from_library(path, st) or self.analyse(path)

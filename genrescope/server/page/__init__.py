@@ -149,7 +149,8 @@ def build_page(service: Service, examples: list[str], library=None):
                 # --- hook: the Library tab (genrescope/server/page/library.py), with --db
                 library_tab(library, lang=lang)
         ui.tab, ui.intro, ui.db_line, ui.lang = tab, intro, db_line, lang
-        _wire(ui, _analyse_fn(service, models, examples), models, info, library)
+        _wire(ui, _analyse_fn(service, models, examples), models, info, library,
+              _preparing_fn(service.pool, models))
     return blocks
 
 
@@ -243,7 +244,23 @@ def _show(state, lang):
     return top_line, gr.update(value=bars, label=heading), notes, timings
 
 
-def _wire(ui: SimpleNamespace, analyse, models: Models, info: dict, library) -> None:
+def _preparing_fn(pool, models: Models):
+    """The headline while a model not loaded yet is being prepared (else unchanged)."""
+    import gradio as gr
+
+    def preparing(model, lang):
+        model = models.aliases.get(model, model or models.initial)
+        try:
+            loaded = str(pool.entry(model).path.resolve()) in pool.loaded()
+        except (GenrescopeError, OSError, AttributeError):
+            return gr.update()                    # the analysis says what is wrong
+        return gr.update() if loaded else TEXT[lang]["preparing"].format(model=model)
+
+    return preparing
+
+
+def _wire(ui: SimpleNamespace, analyse, models: Models, info: dict, library,
+          preparing) -> None:
     """The events of the page: analyse on every input change, redraw on a
     language change."""
     import gradio as gr
@@ -270,9 +287,13 @@ def _wire(ui: SimpleNamespace, analyse, models: Models, info: dict, library) -> 
                    ui.lang, [ui.upload, ui.audio], queue=False, **private)
     redraw(ui.audio.change(analyse, ins, outs, api_name="classify",
                            concurrency_id="analysis", concurrency_limit=MAX_ANALYSES))
-    for trigger in (ui.run.click, ui.model.change, ui.seconds.change, ui.offset.change):
+    for trigger in (ui.run.click, ui.seconds.change, ui.offset.change):
         redraw(trigger(analyse, ins, outs, concurrency_id="analysis",
                        trigger_mode="always_last", **private))
+    # a model's first use loads it (seconds): the headline says so meanwhile
+    redraw(ui.model.change(preparing, [ui.model, ui.lang], ui.top_line, queue=False,
+                           **private).then(analyse, ins, outs, concurrency_id="analysis",
+                                           trigger_mode="always_last", **private))
     redraw(ui.spectrogram.change(lambda on: gr.update(visible=on), ui.spectrogram, ui.image,
                                  queue=False, **private).then(
         analyse, ins, outs, concurrency_id="analysis", **private))

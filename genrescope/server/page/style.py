@@ -11,7 +11,8 @@ import json
 #: The page's own style: the title never breaks inside a word on a phone;
 #: the pictures keep a readable width (on a phone they scroll sideways
 #: instead of shrinking); table cells break between words only (names after
-#: their dots and underscores, see :func:`.library._name_cell`); the live
+#: their dots and underscores, see :func:`.library._name_cell`), a long file
+#: name in the Library's results breaks anywhere rather than leave its box; the live
 #: waveform while recording drawn 3x taller (Gradio draws it unnormalised:
 #: music, recorded without automatic gain, looked flat; the recording itself
 #: is untouched).
@@ -24,6 +25,8 @@ PAGE_CSS = """
 #lib-similar table { width: 100%; display: block; overflow-x: auto; }
 #lib-similar td, #lib-similar th { word-break: normal; overflow-wrap: normal; hyphens: none; }
 #lib-similar th, #lib-similar td:nth-child(2) { white-space: nowrap; }
+#lib-results label { max-width: 100%; }
+#lib-results label span { overflow-wrap: anywhere; }
 @media (max-width: 640px) {
   #spectrogram .image-container, #timeline .image-container, #lib-timeline .image-container,
   #why-image .image-container { overflow-x: auto; }

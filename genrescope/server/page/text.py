@@ -24,6 +24,9 @@ TEXT = {
         spectrogram="Show spectrogram", examples="Example clips (one click)",
         credits="Example clips: {0}.",
         more_models="{n} more models need a download first: see [More models](#models-help).",
+        preparing="**Preparing {model}**: its first use loads it (a few seconds; an official "
+                  "checkpoint runs in float32 until `genrescope models --check-int8` has "
+                  "checked int8). The answer follows.",
         help_title="More models",
         help="The ccmusic-database 16-genre models ({names}) are not shipped with "
              "genrescope. Download a model's `save.pt` from the ccmusic-database "
@@ -51,6 +54,8 @@ TEXT = {
         spectrogram="显示频谱图", examples="示例音频（单击即可）",
         credits="示例音频：{0}。",
         more_models="另有 {n} 个模型需要先下载：见[更多模型](#models-help)。",
+        preparing="**正在准备 {model}**：首次使用需要加载（几秒钟；官方检查点在运行 "
+                  "`genrescope models --check-int8` 检查 int8 之前以 float32 运行）。结果随后显示。",
         help_title="更多模型",
         help="ccmusic-database 的 16 流派模型（{names}）不随 genrescope 附带。请从 "
              "ccmusic-database 的 `music_genre` 模型仓库下载模型的 `save.pt`，放到服务器启动时"
