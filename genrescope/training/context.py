@@ -42,8 +42,8 @@ def context_blocks(items, spec, companion, *, max_seconds: float, duration_s: fl
         ``{item: block}`` for the files that decoded.
     """
     params = {"context": spec.model_dump(by_alias=True), "companion": companion.name,
-              "companion_representation": companion.config.representation, "max_seconds": max_seconds,
-              **({"gain_db": gain_db} if gain_db else {})}
+              "companion_representation": companion.config.representation,
+              "max_seconds": max_seconds, **({"gain_db": gain_db} if gain_db else {})}
     store = FeatureCache(cache, "context", params)
 
     def compute(path):
