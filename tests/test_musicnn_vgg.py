@@ -209,3 +209,28 @@ def test_eval_fast_paths_equal_the_layer_order_with_negative_bn_scales():
             plain = net(x)
         for a, b in zip(fast, plain):
             assert torch.allclose(a, b, rtol=1e-5, atol=1e-5), (a - b).abs().max()
+
+
+def test_compiled_for_throughput_gives_the_modules_numbers_at_any_batch():
+    """The indexer's workers compile the VGG network (TorchScript, frozen,
+    optimised for inference): the same outputs within 1e-5 at any batch size,
+    the module itself whenever gradients are on (training), and nothing new
+    in the weights (the library's model version stays)."""
+    model = MusicnnVggModel({"name": "t", "architecture": "musicnn_vgg", "labels": ["a"] * 50,
+                             "representation": {"sr": 16000, "patch_frames": 187}})
+    torch.manual_seed(0)
+    for p in model.parameters():
+        p.data = torch.randn_like(p) * 0.1
+    model.eval()
+    x = torch.randn(11, 187, 96)
+    keys = set(model.state_dict())
+    with torch.no_grad():
+        plain = [model.scores_and_embed(x[:n]) for n in (1, 4, 11)]
+        model.compile_for_throughput("cpu")
+        fast = [model.scores_and_embed(x[:n]) for n in (1, 4, 11)]
+    assert "net" in model._compiled and set(model.state_dict()) == keys
+    for (a, b), (c, d) in zip(plain, fast):
+        assert torch.allclose(a, c, atol=1e-5) and torch.allclose(b, d, atol=1e-5)
+    x.requires_grad_(True)
+    model.embed(x[:2]).sum().backward()            # with gradients: the module, not the trace
+    assert x.grad is not None

@@ -30,10 +30,14 @@ class ModelSpec:
     precision: str = "auto"
 
     def load(self):
+        """The classifier, its networks compiled for many files
+        (:meth:`~genrescope.models.base.Model.compile_for_throughput`)."""
         from ...predict import Classifier
 
-        return Classifier.load(self.name, models_dir=self.models_dir, device=self.device,
-                               precision=self.precision)
+        clf = Classifier.load(self.name, models_dir=self.models_dir, device=self.device,
+                              precision=self.precision)
+        clf.model.compile_for_throughput(clf.device)
+        return clf
 
 
 _WORKER: dict = {}     # per worker process: its classifier, set once by the initialiser
