@@ -164,4 +164,4 @@ class StandInClassifier:
         return SimpleNamespace(top=[score(self.genre, self.probability)],
                                styles=[score(s, 0.5) for s in self.styles],
                                warnings=[SimpleNamespace(code=c) for c in self.warnings],
-                               model="stand-in")
+                               heard=[], model="stand-in")

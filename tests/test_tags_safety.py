@@ -28,7 +28,7 @@ from types import SimpleNamespace
 from genrescope.tags.run import TagOptions, tag_files
 
 score = SimpleNamespace(label="jazz", probability=0.9, name=lambda lang="en": "Jazz")
-pred = SimpleNamespace(top=[score], styles=[], warnings=[], model="stand-in")
+pred = SimpleNamespace(top=[score], styles=[], warnings=[], heard=[], model="stand-in")
 clf = SimpleNamespace(classify=lambda path, **kw: pred)
 s = tag_files([sys.argv[1]], TagOptions(write=True), load_classifier=lambda: clf)
 sys.exit(1 if s.failed else 0)
