@@ -95,19 +95,29 @@ class _FrontEndBranch(nn.Module):
         x = F.pad(x, (0, 0, self.pad_before_frames, self.pad_after_frames))
         if self.training:
             return self.bn(F.relu(self.conv(x))).amax(dim=3)
-        # In eval mode batch norm is a per-channel map a * v + b. ReLU and it are
-        # monotonic, so they commute with the max over frequency (a min where
-        # a < 0): reduce the large (B, C, T, F) map first, then apply ReLU and
-        # batch norm to (B, C, T). The min is a max of the convolution with that
-        # channel's weights and bias negated (exactly -conv), negated back: one
-        # reduction over the large map instead of a max and a min.
-        bn = self.bn
-        sign = torch.where(bn.weight / torch.sqrt(bn.running_var + bn.eps) < 0, -1.0, 1.0)
-        conv = self.conv
-        bias = None if conv.bias is None else conv.bias * sign
-        picked = F.conv2d(x, conv.weight * sign.view(-1, 1, 1, 1), bias).amax(dim=3)
-        return F.batch_norm(F.relu(picked * sign.view(1, -1, 1)), bn.running_mean,
-                            bn.running_var, bn.weight, bn.bias, training=False, eps=bn.eps)
+        # eval: the max over frequency of the large (B, C, T, F) map first, then
+        # ReLU and batch norm on (B, C, T): a third of the work, the same numbers
+        return reduced_before_bn(self.conv, self.bn, x, lambda y: y.amax(dim=3))
+
+
+def reduced_before_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d, x: torch.Tensor,
+                      reduce) -> torch.Tensor:
+    """Eval-mode ``reduce(bn(relu(conv(x))))`` for a max-type ``reduce`` (a max
+    over an axis, a max pool), reducing the large convolution map first.
+
+    Batch norm in eval mode is a per-channel ``a * v + b``; it and ReLU are
+    monotonic, so they commute with a max (a min where ``a < 0``). The min is
+    taken as the max of the convolution with that channel's weights and bias
+    negated (exactly ``-conv``), negated back: one reduction for every channel,
+    then ReLU and batch norm on the reduced map. The same numbers.
+    """
+    sign = torch.where(bn.weight / torch.sqrt(bn.running_var + bn.eps) < 0, -1.0, 1.0)
+    bias = None if conv.bias is None else conv.bias * sign
+    y = reduce(F.conv2d(x, conv.weight * sign.view(-1, 1, 1, 1), bias, conv.stride,
+                        conv.padding, conv.dilation, conv.groups))
+    y = y * sign.view(1, -1, *([1] * (y.ndim - 2)))
+    return F.batch_norm(F.relu(y), bn.running_mean, bn.running_var, bn.weight, bn.bias,
+                        training=False, eps=bn.eps)
 
 
 class _MidEndLayer(nn.Module):

@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import BundleConfig
-from .musicnn import _PatchModel
+from .musicnn import _PatchModel, reduced_before_bn
 
 __all__ = ["MusicnnVGG", "MusicnnVggModel"]
 
@@ -60,19 +60,9 @@ class _VggBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training:
             return self.pool(self.bn(F.relu(self.conv(x))))
-        # Eval: batch norm is a per-channel a * v + b, and it and ReLU are
-        # monotonic, so they commute with the max pool (a min pool where a < 0,
-        # taken as the max pool of the convolution with that channel's weights
-        # and bias negated, negated back): pool first, then ReLU and batch norm
-        # on the pooled map, 4-16x smaller. The same numbers.
-        bn = self.bn
-        sign = torch.where(bn.weight / torch.sqrt(bn.running_var + bn.eps) < 0, -1.0, 1.0)
-        conv = self.conv
-        bias = None if conv.bias is None else conv.bias * sign
-        y = F.conv2d(x, conv.weight * sign.view(-1, 1, 1, 1), bias, conv.stride, conv.padding)
-        y = self.pool(y) * sign.view(1, -1, 1, 1)
-        return F.batch_norm(F.relu(y), bn.running_mean, bn.running_var, bn.weight, bn.bias,
-                            training=False, eps=bn.eps)
+        # eval: pool first, then ReLU and batch norm on the pooled map, 4-16x
+        # smaller (musicnn.reduced_before_bn); the same numbers
+        return reduced_before_bn(self.conv, self.bn, x, self.pool)
 
 
 class MusicnnVGG(nn.Module):
