@@ -161,7 +161,7 @@ def test_page_says_when_a_model_is_being_prepared(tmp_path):
     folders = {"genres": tmp_path / "genres", "vgg19_bn_cqt": tmp_path / "vgg"}
     loaded = [str(folders["genres"].resolve())]
     pool = SimpleNamespace(entry=lambda name: SimpleNamespace(path=folders[name]),
-                           loaded=lambda: list(loaded))
+                           is_loaded=lambda entry: str(entry.path.resolve()) in loaded)
     preparing = _preparing_fn(pool, Models(["genres", "vgg19_bn_cqt"], initial="genres"))
     assert "Preparing vgg19_bn_cqt" in preparing("vgg19_bn_cqt", "en")
     assert "正在准备 vgg19_bn_cqt" in preparing("vgg19_bn_cqt", "zh")

@@ -92,8 +92,8 @@ def _entry_json(entry: ModelEntry, pool: ModelPool) -> dict:
     names, labels = (config.label_names, config.labels) if config else (None, [])
     out = {"name": entry.name, "source": entry.source, "available": entry.available,
            "default": entry.name == pool.default,
-           "loaded": str(entry.path.resolve()) in pool.loaded(),
-           "preparing": str(entry.path.resolve()) in pool.preparing(),
+           "loaded": pool.is_loaded(entry),
+           "preparing": pool.is_preparing(entry),
            "display_name": (config.display_name if config else None) or entry.name,
            "labels": [{"label": g.id, "name_en": g.en, "name_zh": g.zh}
                       for g in (genre(label, names) for label in labels)]}

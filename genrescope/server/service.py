@@ -100,6 +100,20 @@ class ModelPool:
         """Folders of the models loaded so far."""
         return list(self._loaded)
 
+    @staticmethod
+    def key(entry: ModelEntry) -> str:
+        """How the pool names a model: its folder, resolved."""
+        return str(entry.path.resolve())
+
+    def is_loaded(self, entry: ModelEntry) -> bool:
+        """Whether ``entry``'s model is loaded (its first analysis will not wait)."""
+        return self.key(entry) in self._loaded
+
+    def is_preparing(self, entry: ModelEntry) -> bool:
+        """Whether ``entry``'s model is being loaded right now."""
+        with self._lock:
+            return self.key(entry) in self._preparing
+
     def preparing(self) -> list[str]:
         """Folders of the models being loaded right now (a first request waits)."""
         with self._lock:
@@ -110,7 +124,7 @@ class ModelPool:
         entry = self.entry(name)
         if not entry.available:
             raise GenrescopeError(entry.reason, status=404)
-        key = str(entry.path.resolve())
+        key = self.key(entry)
         with self._lock:
             if key in self._loaded:
                 return self._loaded[key]

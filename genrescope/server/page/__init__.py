@@ -251,7 +251,7 @@ def _preparing_fn(pool, models: Models):
     def preparing(model, lang):
         model = models.aliases.get(model, model or models.initial)
         try:
-            loaded = str(pool.entry(model).path.resolve()) in pool.loaded()
+            loaded = pool.is_loaded(pool.entry(model))
         except (GenrescopeError, OSError, AttributeError):
             return gr.update()                    # the analysis says what is wrong
         return gr.update() if loaded else TEXT[lang]["preparing"].format(model=model)
