@@ -182,7 +182,7 @@ def test_classify_embed_is_embed_audio_in_one_pass(tmp_path):
 @pytest.mark.slow
 def test_ctrl_c_with_two_workers_keeps_what_was_committed(tmp_path):
     music = tmp_path / "music"
-    files = music_folder(music, 24)           # indexing is fast: enough to be mid-run
+    files = music_folder(music, 24)           # tracks still to do when the interrupt comes
     db = tmp_path / "lib.db"
     cmd = [sys.executable, "-m", "genrescope.cli", "index", str(music), "--db", str(db),
            "--workers", "2"]

@@ -3,10 +3,10 @@
 :func:`analyse_track` takes a loaded :class:`~genrescope.Classifier` and a
 :class:`~genrescope.library.record.FileJob` and returns a
 :class:`~genrescope.library.record.TrackRecord`. It decodes only the
-windows the :class:`WindowPlan` asks for (default: three 10 s windows centred
-at 20, 50 and 80 % of the track), classifies each with
-:meth:`Classifier.classify` (``embed=True``: the clip embedding from the same
-network pass).
+windows the :class:`WindowPlan` asks for (default: four 3 s windows centred
+at 20, 40, 60 and 80 % of the track) and classifies them with
+:meth:`Classifier.classify_windows` (one batched network pass, the clip
+embeddings from the same pass).
 It touches no database and no global state, so a process pool or a Ray actor
 can call it as it is.
 """
