@@ -251,3 +251,24 @@ def test_library_overview_counts_heard_and_notes():
     assert {n["code"]: n["tracks"] for n in as_json["notes"]} == {"outside": 2, "ambiguous": 1}
     assert "heard: Piano 2, Cello 1" in stats.text("en")
     assert "听到：Pianozh 2, Cellozh 1" in stats.text("zh")
+    # a label counts every track the filter finds by it: "Guitar" also finds
+    # "Electric guitar" (one of its words), each track once
+    words = LibraryStats.of([track(1, ["Guitar"], []), track(2, ["Electric guitar"], []),
+                             track(3, ["Guitar", "Electric guitar"], [])])
+    assert dict(words.heard) == {"Guitar": 3, "Electric guitar": 2}
+
+
+def test_stats_are_read_again_only_after_the_database_changed(library, tmp_path):
+    """The page asks for the library's counts at every language switch: they
+    are kept until another connection (the indexer) commits a change."""
+    import sqlite3
+
+    db = tmp_path / "lib.db"
+    shutil.copy(library[0], db)
+    with Library(db) as lib:
+        first = lib.stats()
+        assert lib.stats() is first and first.n_tracks == 12
+        with sqlite3.connect(db) as other:
+            other.execute("DELETE FROM tracks WHERE error IS NOT NULL")
+        again = lib.stats()
+        assert again is not first and again.n_tracks == 11 and again.failed == []

@@ -69,6 +69,7 @@ class Library:
         self._classifier = classifier
         self._lock = threading.RLock()
         self._index: _Index | None = None
+        self._stats: tuple[int, object] | None = None
         self._names: dict[str, dict] = {}
 
     def close(self) -> None:
@@ -337,9 +338,13 @@ class Library:
         """Counts per top genre, unsure and not-music tracks, failures."""
         from .overview import LibraryStats
 
-        tracks = [self._track(r) for r in self._query(f"SELECT {_COLUMNS} FROM tracks "
-                                                      "ORDER BY path")]
-        return LibraryStats.of(tracks)
+        with self._lock:                    # read again only after the database changed
+            key = self.state()
+            if self._stats is None or self._stats[0] != key:
+                tracks = [self._track(r) for r in self._query(f"SELECT {_COLUMNS} FROM tracks "
+                                                              "ORDER BY path")]
+                self._stats = (key, LibraryStats.of(tracks))
+            return self._stats[1]
 
     def write_map(self, out, *, lang: str = "en", seed: int = 0) -> Path:
         """A 2-D map of the library as a self-contained HTML file (see :mod:`.map`)."""

@@ -9,9 +9,11 @@ from ..i18n import note_name
 from .results import Track
 
 
-@dataclass
+@dataclass(frozen=True)
 class LibraryStats:
-    """Summary of a library.
+    """Summary of a library (one object may be shared by several callers:
+    :meth:`Library.stats <genrescope.library.Library.stats>` keeps it until
+    the database changes).
 
     Attributes
     ----------
@@ -57,8 +59,8 @@ class LibraryStats:
             names.setdefault(t.top[0][0], t)
             for h in t.heard:
                 heard_names.setdefault(h["label"], (h["name_en"], h["name_zh"]))
-        keys = [t.heard_keys for t in ok]
-        heard = Counter({label: sum(label.lower() in k for k in keys) for label in heard_names})
+        words = Counter(word for t in ok for word in t.heard_keys)   # a track once per word
+        heard = Counter({label: words[label.lower()] for label in heard_names})
         notes = Counter(code for t in ok for code in {w["code"] for w in t.warnings})
         return cls(n_tracks=len(tracks),
                    per_genre=sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])),
