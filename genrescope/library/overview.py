@@ -97,8 +97,8 @@ class LibraryStats:
     def text(self, lang: str = "en") -> str:
         zh = lang == "zh"
         hours = self.duration_s / 3600
-        lines = [f"{self.n_tracks} 首曲目，{hours:.1f} 小时（模型：{', '.join(self.models)}）" if zh
-                 else f"{self.n_tracks} tracks, {hours:.1f} h (model: {', '.join(self.models)})"]
+        lines = [f"{self.n_tracks:,} 首曲目，{hours:.1f} 小时（模型：{', '.join(self.models)}）" if zh
+                 else f"{self.n_tracks:,} tracks, {hours:.1f} h (model: {', '.join(self.models)})"]
         width = max([len(self.genre_name(g, lang)) for g, _ in self.per_genre] + [4])
         for g, n in self.per_genre:
             lines.append(f"  {self.genre_name(g, lang):<{width}}  {n:>6}")

@@ -7,7 +7,7 @@ TEXT = {
         intro="## genrescope\nRecord or upload music: the most likely genres appear at once. "
               "Everything runs on this computer.",
         lang="Language / 语言", analyse_tab="Analyse",
-        library_loaded="A music library is loaded ({n} tracks): open the **Library** tab "
+        library_loaded="A music library is loaded ({n:,} tracks): open the **Library** tab "
                        "to search it, see similar tracks and its map.",
         audio="Record with the microphone",
         audio_file="The uploaded file (× to record instead)",
@@ -40,7 +40,7 @@ TEXT = {
     "zh": dict(
         intro="## genrescope 音乐流派识别\n录音或上传音乐，立即显示最可能的流派。全部在本机运行。",
         lang="Language / 语言", analyse_tab="分析",
-        library_loaded="已载入音乐库（{n} 首曲目）：打开 **音乐库** 标签页可搜索、查看相似曲目和地图。",
+        library_loaded="已载入音乐库（{n:,} 首曲目）：打开 **音乐库** 标签页可搜索、查看相似曲目和地图。",
         audio="用麦克风录音", audio_file="上传的文件（点 × 改为录音）", upload="……或上传音乐文件",
         run="重新分析", model="模型", seconds="分析时长（秒）", whole="整个文件",
         offset="起始位置（秒）", top="最可能的五种流派",
