@@ -140,6 +140,38 @@ def test_map_opens_offline(library, tmp_path):
         assert f'"color":"{genre_colour(label)}"' in zh.replace(" ", "")
 
 
+def test_big_library_map_draws_a_seeded_sample_projected_once(library, tmp_path, monkeypatch):
+    """Above MAP_MAX_TRACKS the map draws a seeded random sample and says so;
+    the projection is kept until the library changes (a language switch
+    redraws without projecting again)."""
+    import sqlite3
+
+    from genrescope.library import map as library_map
+
+    rows = library_map.sample_rows(1000, max_rows=50, seed=0)
+    assert len(set(rows)) == 50 and list(rows) == sorted(rows) and rows.max() < 1000
+    assert (rows == library_map.sample_rows(1000, max_rows=50, seed=0)).all()
+    assert (library_map.sample_rows(30, max_rows=50) == np.arange(30)).all()
+    db = tmp_path / "lib.db"
+    shutil.copy(library[0], db)
+    projected = []
+    project = library_map.project_2d
+    monkeypatch.setattr(library_map, "project_2d",
+                        lambda unit, **kw: projected.append(len(unit)) or project(unit, **kw))
+    monkeypatch.setattr(library_map, "MAP_MAX_TRACKS", 6)
+    with Library(db) as lib:
+        en, zh = lib.map_figure(lang="en"), lib.map_figure(lang="zh")
+        assert projected == [6]                                     # once for both languages
+        assert sum(len(trace.x) for trace in en.data) == 6
+        assert "Library map: 11 tracks" in en.layout.title.text
+        assert "6 shown at random" in en.layout.title.text and "随机显示 6 首" in zh.layout.title.text
+        with sqlite3.connect(db) as other:
+            other.execute("DELETE FROM tracks WHERE id = (SELECT min(id) FROM tracks "
+                          "WHERE error IS NULL)")
+        again = lib.map_figure(lang="en")
+        assert projected == [6, 6] and "Library map: 10 tracks" in again.layout.title.text
+
+
 def test_palette_is_colour_blind_safe_and_stable():
     from genrescope.palette import GENRE_COLOURS, OKABE_ITO, TOL_MUTED, genre_colour
 
@@ -203,7 +235,7 @@ def test_reasons_agree_with_the_numbers():
 def test_reasons_name_instruments_heard_in_both():
     """Issue 23: a similar track's reason may name what both tracks have in
     them (from the stored ``heard``; "instrumental" is not an instrument)."""
-    from genrescope.library.catalog import shared_heard
+    from genrescope.library.results import shared_heard
     from genrescope.library.results import Track
 
     def heard(*labels):

@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import GenrescopeError
 from . import ann, search
 from .db import connect, unblob
-from .results import Hit, Track, heard_keys
+from .results import Hit, Track, heard_has, shared_heard
 
 _COLUMNS = ("id, path, size, duration_s, model, windows, top_json, warnings_json, error, "
             "top_probability, heard_json")
@@ -70,6 +70,7 @@ class Library:
         self._lock = threading.RLock()
         self._index: _Index | None = None
         self._stats: tuple[int, object] | None = None
+        self._map: tuple[tuple, object] | None = None
         self._names: dict[str, dict] = {}
 
     def close(self) -> None:
@@ -346,41 +347,35 @@ class Library:
                 self._stats = (key, LibraryStats.of(tracks))
             return self._stats[1]
 
+    def map_layout(self, *, seed: int = 0):
+        """Where the map puts each track (:func:`.map.layout_of`: at most
+        ``MAP_MAX_TRACKS``, a seeded sample), kept until the database changes:
+        a language switch draws it again without projecting again."""
+        from .map import layout_of
+
+        key, cached = (self.state(), seed), self._map
+        if cached is None or cached[0] != key:        # projected outside the lock
+            index = self._embeddings()
+            self._map = cached = (key, layout_of(index.unit, index.ids, self._tracks_by_id,
+                                                 seed=seed))
+        return cached[1]
+
     def write_map(self, out, *, lang: str = "en", seed: int = 0) -> Path:
         """A 2-D map of the library as a self-contained HTML file (see :mod:`.map`)."""
         from .map import write_map
 
-        index = self._embeddings()
-        return write_map(out, index.unit, self._tracks_of(index.ids), lang=lang, seed=seed)
+        return write_map(out, self.map_layout(seed=seed), lang=lang)
 
     def map_figure(self, *, lang: str = "en", seed: int = 0):
         """The same map as a plotly figure (the page draws it in its own document)."""
         from .map import map_figure
 
-        index = self._embeddings()
-        return map_figure(index.unit, self._tracks_of(index.ids), lang=lang, seed=seed)
+        return map_figure(self.map_layout(seed=seed), lang=lang)
 
-    def _tracks_of(self, ids: np.ndarray) -> list[Track]:
-        """Tracks of ``ids`` in that order, read in one query."""
-        rows = {r[0]: r for r in self._query(f"SELECT {_COLUMNS} FROM tracks")}
-        return [self._track(rows[int(i)]) for i in ids if int(i) in rows]
-
-
-def shared_heard(query: Track | None, other: Track) -> list[dict]:
-    """The instruments and voices heard in both tracks (``other``'s entries,
-    its strongest first; "instrumental", the absence of a voice, is not one);
-    none when the query is not a library track."""
-    if query is None:
-        return []
-    mine = {h.get("label") for h in query.heard if h.get("kind") != "instrumental"}
-    return [h for h in sorted(other.heard, key=lambda h: -h.get("score", 0.0))
-            if h.get("label") in mine]
-
-
-def heard_has(heard_json: str | None, wanted: str) -> bool:
-    """Whether a track's ``heard_json`` holds ``wanted``: its label id, English
-    or Chinese name, or one word of the English name (``violin`` finds
-    "Violin, fiddle", ``guitar`` "Electric guitar"), case-insensitive
-    (:func:`~genrescope.library.results.heard_keys`)."""
-    wanted = (wanted or "").strip().lower()
-    return bool(heard_json and wanted) and wanted in heard_keys(json.loads(heard_json))
+    def _tracks_by_id(self, ids: np.ndarray) -> dict[int, Track]:
+        """The tracks of ``ids`` that exist, by id (read 500 ids a query)."""
+        ids = [int(i) for i in ids]
+        rows = [r for a in range(0, len(ids), 500) for r in self._query(
+            f"SELECT {_COLUMNS} FROM tracks WHERE id IN ({','.join('?' * len(ids[a:a + 500]))})",
+            ids[a:a + 500])]
+        return {r[0]: self._track(r) for r in rows}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,6 +86,26 @@ class Track:
                            "name": h["name_zh" if lang == "zh" else "name_en"],
                            "score": h["score"]} for h in self.heard],
                 "unsure": self.unsure, "not_music": self.not_music}
+
+
+def shared_heard(query: Track | None, other: Track) -> list[dict]:
+    """The instruments and voices heard in both tracks (``other``'s entries,
+    its strongest first; "instrumental", the absence of a voice, is not one);
+    none when the query is not a library track."""
+    if query is None:
+        return []
+    mine = {h.get("label") for h in query.heard if h.get("kind") != "instrumental"}
+    return [h for h in sorted(other.heard, key=lambda h: -h.get("score", 0.0))
+            if h.get("label") in mine]
+
+
+def heard_has(heard_json: str | None, wanted: str) -> bool:
+    """Whether a track's ``heard_json`` holds ``wanted``: its label id, English
+    or Chinese name, or one word of the English name (``violin`` finds
+    "Violin, fiddle", ``guitar`` "Electric guitar"), case-insensitive
+    (:func:`heard_keys`)."""
+    wanted = (wanted or "").strip().lower()
+    return bool(heard_json and wanted) and wanted in heard_keys(json.loads(heard_json))
 
 
 def heard_keys(heard: list) -> set[str]:
