@@ -12,7 +12,7 @@ import sqlite3
 import pytest
 from library_util import music_folder
 from serve_util import REPO, running_server
-from test_browser import TIMEOUT_MS, block_outside, browser, fake_mic  # noqa: F401
+from test_browser import TIMEOUT_MS, block_outside, browser, fake_mic, wait_text  # noqa: F401
 
 from genrescope.library import Library, index
 
@@ -111,8 +111,8 @@ def test_library_tab_search_track_similar_map(lib_page):
                          timeout=TIMEOUT_MS)
     pg.wait_for_selector("#lib-top .confidence-set")
     pg.wait_for_selector("#lib-timeline img", state="visible")
-    assert "0:00-" in pg.inner_text("#lib-segments")
-    similar = pg.inner_text("#lib-similar")
+    wait_text(pg, "#lib-segments", "0:00-")       # Markdowns: drawn each in its turn
+    similar = wait_text(pg, "#lib-similar", "Why it is near")
     assert similar.count("sounds") >= 2 and "alike" in similar  # each hit says why
     assert "track03" not in similar.split("Why it is near", 1)[1]   # not itself
     src = pg.get_attribute("#lib-player audio", "src")
@@ -123,7 +123,7 @@ def test_library_tab_search_track_similar_map(lib_page):
     pg.click("#lib-show-map")
     plot = pg.locator("#lib-map")
     plot.locator(".js-plotly-plot .legend").wait_for(timeout=TIMEOUT_MS)
-    assert "Library map: 8 tracks" in plot.inner_text()
+    plot.locator(".gtitle", has_text="Library map: 8 tracks").wait_for(timeout=TIMEOUT_MS)
     out = REPO / "test-artifacts" / "library-en.png"
     out.parent.mkdir(exist_ok=True)
     pg.screenshot(path=str(out), full_page=True)
@@ -213,7 +213,7 @@ def test_library_tab_filters_by_heard_and_note(lib_page, library_db):
                          ".includes('听到：合唱 50%、钢琴 30%')")
     assert "有人在音乐上说话" in pg.inner_text("#lib-hearing")
     assert _titles(pg) == speech                 # the filters kept through the switch
-    assert "听到的乐器或人声" in pg.inner_text("#lib-heard")
+    wait_text(pg, "#lib-heard", "听到的乐器或人声")      # relabelled in its own turn
     options = _choose(pg, "lib-note", "音乐上有人说话")
     assert options[0] == "任意提示（或没有）" and "音乐上有人说话 (1)" in options
     pg.keyboard.press("Escape")
@@ -255,7 +255,8 @@ def test_library_is_a_tab_announced_at_the_top(browser, library_server):  # noqa
     pg.wait_for_function("document.querySelector('#upload').innerText.includes('将文件拖放到此处')")
     upload_text = pg.inner_text("#upload")
     assert "Drop File Here" not in upload_text and "Click to Upload" not in upload_text
-    assert "录制" in pg.inner_text("#audio") and "Record" not in pg.inner_text("#audio")
+    pg.wait_for_function("(t => t.includes('录制') && !t.includes('Record'))"   # the label
+                         "(document.querySelector('#audio').innerText)", timeout=10_000)
     # Gradio's Tabs lay their buttons out after an animation frame from a copy
     # taken before it (two tabs relabelled at once can show the older copy for
     # a frame, as in one CI run): wait for the labels, which must come
