@@ -218,8 +218,9 @@ def test_model_list_only_usable(page, official_models_dir):
     """Only models that load are offered; the others are one line and a help
     section, with no server path anywhere on the page."""
     page.click("#model input")
+    page.wait_for_selector("#model [role=option]")       # this list, not one still fading out
     options = [o.inner_text().strip().split("\n")[-1]       # the chosen one has a ✓
-               for o in page.locator("[role=option]").all()]
+               for o in page.locator("#model [role=option]").all()]
     page.keyboard.press("Escape")
     assert MODEL in options and "genres" in options and "msd_musicnn" in options
     assert not any(o.startswith(("vgg16", "vgg13", "vgg11")) or "missing" in o for o in options)

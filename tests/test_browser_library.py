@@ -143,11 +143,12 @@ def test_library_tab_search_track_similar_map(lib_page):
 def test_library_tab_search_by_genre(lib_page):
     pg = lib_page
     pg.click("#lib-genre input")
-    options = pg.locator("[role=option]").all_inner_texts()
+    pg.wait_for_selector("#lib-genre [role=option]")
+    options = pg.locator("#lib-genre [role=option]").all_inner_texts()
     assert len(options) >= 2                                  # "any genre" + the library's
     genre_name = options[1].rsplit(" (", 1)[0].strip()
     count = int(options[1].rsplit("(", 1)[1].rstrip(") \n"))
-    pg.click(f"[role=option]:has-text('{options[1].strip()}')")
+    pg.click(f"#lib-genre [role=option]:has-text('{options[1].strip()}')")
     pg.wait_for_function("n => document.querySelectorAll('#lib-results label').length === n",
                          arg=count, timeout=TIMEOUT_MS)
     assert all(genre_name in t for t in _results(pg))
@@ -155,14 +156,18 @@ def test_library_tab_search_by_genre(lib_page):
 
 def _choose(pg, dropdown: str, option: str) -> list[str]:
     """Open the dropdown ``#dropdown``, pick the option whose text starts with
-    ``option``; the options' texts."""
+    ``option``; the options' texts.
+
+    Only this dropdown's options: a list just closed fades out for 0.2 s
+    and is in the page meanwhile (as after the pick and Escape below)."""
+    listed = f"#{dropdown} [role=option]"
     pg.click(f"#{dropdown} input")
-    pg.wait_for_selector("[role=option]")
+    pg.wait_for_selector(listed)
     options = [o.replace("✓", "").strip()          # ✓: the chosen one
-               for o in pg.locator("[role=option]").all_inner_texts()]
+               for o in pg.locator(listed).all_inner_texts()]
     picked = [o for o in options if o.startswith(option)]
     assert picked, (option, options)
-    pg.locator("[role=option]", has_text=picked[0]).first.click()
+    pg.locator(listed, has_text=picked[0]).first.click()
     return options
 
 
