@@ -133,15 +133,36 @@ def upload(pg, path: Path) -> None:
     pg.set_input_files("#upload input[type=file]", str(path))
 
 
+def wait_text(pg, selector: str, pattern: str, timeout: float = TIMEOUT_MS) -> str:
+    """The text of ``selector`` once it matches the regular expression ``pattern``
+    (the text that matched, read in the same check); fails, showing the last
+    text, if it does not within ``timeout`` ms.
+
+    Gradio draws the outputs of one answer in turn, not at once: the bars
+    first, each Markdown (headline, notes, timings, credits...) a few
+    milliseconds later, more under load; a language switch relabels one
+    component after another. Waiting for one of them says nothing about the
+    others: wait for the text that is asserted."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        return pg.wait_for_function(
+            "([sel, pat]) => { const e = document.querySelector(sel);"
+            " return e && new RegExp(pat).test(e.innerText) && e.innerText; }",
+            arg=[selector, pattern], timeout=timeout).json_value()
+    except PlaywrightTimeout:
+        shown = pg.locator(selector).all_inner_texts()
+        pytest.fail(f"{selector} never matched {pattern!r} within {timeout / 1000:g} s: {shown}")
+
+
 @pytest.mark.browser
 def test_upload_shows_top5(page, upload_clip):
     upload(page, upload_clip)                       # no button: the upload starts it
     rows = top5(page)
     assert len({n for n, _ in rows}) == 5
     assert [p for _, p in rows] == sorted((p for _, p in rows), reverse=True)
-    assert "Analysis took" in page.inner_text("#timings")
-    notes = page.inner_text("#notes")                # random weights: always unsure
-    assert "unsure" in notes
+    wait_text(page, "#timings", "Analysis took")     # drawn after the bars
+    wait_text(page, "#notes", "unsure")              # random weights: always unsure
 
 
 @pytest.mark.browser
@@ -150,9 +171,9 @@ def test_microphone_recording(page):
     page.wait_for_timeout(4000)
     page.click("#audio button.stop-button")
     assert len(top5(page)) == 5
-    notes = page.inner_text("#notes")
+    notes = wait_text(page, "#notes", "unsure|silent")     # random weights: always unsure
     assert "silent" not in notes, "the fake microphone delivered silence"
-    assert re.search(r"network \d", page.inner_text("#timings"))
+    wait_text(page, "#timings", r"network \d")
 
 
 @pytest.mark.browser
@@ -162,10 +183,10 @@ def test_language_switch(page, upload_clip):
     page.click("#lang label:has-text('中文')")
     rows = top5(page, ZH_NAMES)
     assert all(name in ZH_NAMES for name, _ in rows)
-    assert "录音" in page.inner_text("#audio")          # the page's own labels too
-    assert "上传" in page.inner_text("#upload")
-    assert "模型" in page.inner_text("#model")
-    assert "分析用时" in page.inner_text("#timings")
+    wait_text(page, "#audio", "录音")                   # the page's own labels too, each
+    wait_text(page, "#upload", "上传")                  # drawn in its turn after the bars
+    wait_text(page, "#model", "模型")
+    wait_text(page, "#timings", "分析用时")
 
 
 @pytest.mark.browser
@@ -189,7 +210,7 @@ def test_real_examples_with_credits(page):
     assert len(top5(page)) == 5
     page.click("#lang label:has-text('中文')")
     page.wait_for_selector("text=勃拉姆斯：匈牙利舞曲第五号（弦乐团）")
-    assert "示例音频" in page.inner_text("#credits")
+    wait_text(page, "#credits", "示例音频")              # a Markdown: drawn after the examples
 
 
 @pytest.mark.browser
@@ -197,8 +218,9 @@ def test_model_list_only_usable(page, official_models_dir):
     """Only models that load are offered; the others are one line and a help
     section, with no server path anywhere on the page."""
     page.click("#model input")
+    page.wait_for_selector("#model [role=option]")       # this list, not one still fading out
     options = [o.inner_text().strip().split("\n")[-1]       # the chosen one has a ✓
-               for o in page.locator("[role=option]").all()]
+               for o in page.locator("#model [role=option]").all()]
     page.keyboard.press("Escape")
     assert MODEL in options and "genres" in options and "msd_musicnn" in options
     assert not any(o.startswith(("vgg16", "vgg13", "vgg11")) or "missing" in o for o in options)
@@ -226,11 +248,10 @@ def test_headline_only_when_sure(page, upload_clip):
     """Random weights are never sure: no big headline, the candidates named plainly."""
     upload(page, upload_clip)
     rows = top5(page)
-    # the headline may still show Gradio's "0.2s" progress timer for a moment
-    page.wait_for_function("!/^\\s*[\\d.]+s\\b/.test(document.querySelector('#headline').innerText)",
-                           timeout=TIMEOUT_MS)
-    head = page.inner_text("#headline").strip()
-    assert head.startswith("Not sure."), head
+    # the headline is drawn after the bars, and Gradio's progress text ("processing |
+    # 1.7s", then "0.1s" while the result is redrawn in the page's language) comes and
+    # goes before it for a moment: the headline as it reads once it is drawn
+    head = wait_text(page, "#headline", r"^\s*Not sure\.").strip()
     assert rows[0][0] in head and page.locator("#headline h2").count() == 0
 
 
@@ -297,6 +318,7 @@ def test_phone_layout_after_recording(browser, server):
     pg.click("#audio button.stop-button")
     rows = top5(pg)
     assert len(rows) == 5
+    wait_text(pg, "#headline", "Not sure")        # the box measured below: drawn after the bars
     pg.evaluate("window.scrollTo(0, 0)")
     out = REPO / "test-artifacts" / "web-phone-result.png"
     out.parent.mkdir(exist_ok=True)

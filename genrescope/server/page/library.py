@@ -27,6 +27,14 @@ from ...timeline import Timeline, TimelineChunk
 MAX_RESULTS = 50
 #: Similar tracks shown.
 N_SIMILAR = 8
+#: Run in the page when the Library tab opens: the map, if drawn, fills its box
+#: again (plotly's own resize; it does nothing to a hidden plot).
+RESIZE_MAP_JS = """() => {
+  const plot = document.querySelector('#lib-map .js-plotly-plot');
+  if (plot && plot.getClientRects().length && window.Plotly) {
+    window.Plotly.Plots.resize(plot).catch(() => {});
+  }
+}"""
 
 TEXT = {
     "en": dict(
@@ -316,3 +324,7 @@ def _wire_library(library, ui: SimpleNamespace, lang) -> None:
     ui.tab.select(lambda lang_now, on: maps.shown(lang_now) if on else gr.update(),
                   [lang, ui.map_on], ui.map, concurrency_id="library",
                   show_progress="hidden", **private)
+    # The same figure again does not redraw it (gr.Plot redraws on a new figure
+    # only): the map drawn while hidden was resized only when the tab opened
+    # within plotly's 100 ms resize delay after that draw. Resize it in the page.
+    ui.tab.select(None, None, None, js=RESIZE_MAP_JS, queue=False, **private)
