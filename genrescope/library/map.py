@@ -5,8 +5,9 @@ it is installed and the library has at least 16 tracks; otherwise t-SNE from
 scikit-learn (PCA initialisation, fixed seed) up to 5 000 tracks, and PCA
 beyond (or below 4 tracks). The method used is written in the page's title.
 A library of more than 50 000 tracks is drawn from a seeded random sample of
-50 000 (the title says so): UMAP of 50 000 takes about half a minute on two
-cores, all of a million a quarter of an hour and a page of hundreds of MB.
+50 000 (the title says so): UMAP of 50 000 takes about 24 s on two cores
+(after numba's compile, once per process), a million would take many
+minutes and a page of hundreds of MB.
 The figure is plotly's (:func:`map_figure`; the page draws it itself), one
 colour per top genre; hovering a point shows the track. :func:`write_map`
 writes it with plotly.js inlined (about 4.6 MB).
@@ -24,7 +25,8 @@ import numpy as np
 from .results import Track
 
 UMAP_MIN_TRACKS = 16
-#: t-SNE (no umap-learn) takes about 10 s for 5 000 tracks and minutes for 20 000
+#: t-SNE (no umap-learn), quiet, 2 cores: 19 s for 5 000 tracks, 69 s for 10 000
+#: (``benchmarks/bench_map.py``)
 TSNE_MAX_TRACKS = 5_000
 #: the most tracks one map draws (a seeded random sample above it)
 MAP_MAX_TRACKS = 50_000
