@@ -169,8 +169,7 @@ class MapFigures:
             return self.figures[key]
 
     def shown(self, lang: str) -> dict:
-        """The map, shown (a ``gr.update``); a new update each call, so that
-        the page draws it again at the size it has now."""
+        """The map, shown (a ``gr.update``)."""
         import gradio as gr
 
         return gr.update(value=self.figure(lang), label=TEXT[lang]["map_label"], visible=True)
@@ -319,12 +318,8 @@ def _wire_library(library, ui: SimpleNamespace, lang) -> None:
                  *track_outs, ui.show_map], show_progress="hidden", **private).then(
         lambda lang_now, on: maps.shown(lang_now) if on else gr.update(), [lang, ui.map_on],
         ui.map, concurrency_id="library", **private)
-    # Opening the tab draws a shown map again: one drawn while its tab was
-    # hidden (a language switch on the Analyse tab) had no size to draw at.
-    ui.tab.select(lambda lang_now, on: maps.shown(lang_now) if on else gr.update(),
-                  [lang, ui.map_on], ui.map, concurrency_id="library",
-                  show_progress="hidden", **private)
-    # The same figure again does not redraw it (gr.Plot redraws on a new figure
-    # only): the map drawn while hidden was resized only when the tab opened
-    # within plotly's 100 ms resize delay after that draw. Resize it in the page.
+    # Opening the tab resizes a shown map in the page: one drawn while its tab
+    # was hidden (a language switch on the Analyse tab) had no size to draw
+    # at. Sending the same figure again would not redraw it (gr.Plot redraws
+    # on a new figure only) and would carry the whole figure to the browser.
     ui.tab.select(None, None, None, js=RESIZE_MAP_JS, queue=False, **private)
