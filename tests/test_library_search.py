@@ -172,6 +172,22 @@ def test_big_library_map_draws_a_seeded_sample_projected_once(library, tmp_path,
         assert projected == [6, 6] and "Library map: 10 tracks" in again.layout.title.text
 
 
+def test_map_legend_order_is_the_same_in_every_process():
+    """Genres with as many tracks each come in the order of their ids (a set's
+    order changed with each process's string hashing: the same library drew
+    its legend, and its points' stacking, in another order at each start)."""
+    from genrescope.library.map import MapLayout, map_figure
+    from genrescope.library.results import Track
+
+    labels = ["rock", "jazz", "rock", "jazz", "blues", "country", "country"]
+    tracks = [Track(id=i, path=f"/m/{i}.ogg", size=1, duration_s=30.0, model="genres",
+                    windows="spread:4x3", top=[(g, 0.9)], warnings=[], error=None)
+              for i, g in enumerate(labels)]
+    fig = map_figure(MapLayout(np.zeros((len(tracks), 2)), tracks, "PCA", len(tracks)))
+    assert [trace.name for trace in fig.data] == ["Country (2)", "Jazz (2)", "Rock (2)",
+                                                  "Blues (1)"]
+
+
 def test_palette_is_colour_blind_safe_and_stable():
     from genrescope.palette import GENRE_COLOURS, OKABE_ITO, TOL_MUTED, genre_colour
 

@@ -125,7 +125,7 @@ def map_figure(layout: MapLayout, *, lang: str = "en"):
     points = go.Scatter if len(tracks) <= SVG_MAX_TRACKS else go.Scattergl
     fig = go.Figure()
     labels = [t.top[0][0] if t.top else "?" for t in tracks]
-    for label in sorted(set(labels), key=lambda g: -labels.count(g)):
+    for label in sorted(set(labels), key=lambda g: (-labels.count(g), g)):   # ties: by id
         rows = [i for i, g in enumerate(labels) if g == label]
         name = tracks[rows[0]].genre_name(label, lang)
         fig.add_trace(points(
