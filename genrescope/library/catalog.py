@@ -69,8 +69,7 @@ class Library:
         self._classifier = classifier
         self._lock = threading.RLock()
         self._index: _Index | None = None
-        self._stats: tuple[int, object] | None = None
-        self._map: tuple[tuple, object] | None = None
+        self._kept: dict[str, tuple] = {}     # what :meth:`_kept_until_changed` keeps
         self._names: dict[str, dict] = {}
 
     def close(self) -> None:
@@ -336,16 +335,15 @@ class Library:
 
     # -- overview --------------------------------------------------------- #
     def stats(self):
-        """Counts per top genre, unsure and not-music tracks, failures."""
+        """Counts per top genre, unsure and not-music tracks, failures (kept
+        until the database changes: the page asks at every language switch)."""
         from .overview import LibraryStats
 
-        with self._lock:                    # read again only after the database changed
-            key = self.state()
-            if self._stats is None or self._stats[0] != key:
-                tracks = [self._track(r) for r in self._query(f"SELECT {_COLUMNS} FROM tracks "
-                                                              "ORDER BY path")]
-                self._stats = (key, LibraryStats.of(tracks))
-            return self._stats[1]
+        def read():
+            return LibraryStats.of([self._track(r) for r in self._query(
+                f"SELECT {_COLUMNS} FROM tracks ORDER BY path")])
+
+        return self._kept_until_changed("stats", (), read)
 
     def map_layout(self, *, seed: int = 0):
         """Where the map puts each track (:func:`.map.layout_of`: at most
@@ -353,12 +351,21 @@ class Library:
         a language switch draws it again without projecting again."""
         from .map import layout_of
 
-        key, cached = (self.state(), seed), self._map
-        if cached is None or cached[0] != key:        # projected outside the lock
+        def project():
             index = self._embeddings()
-            self._map = cached = (key, layout_of(index.unit, index.ids, self._tracks_by_id,
-                                                 seed=seed))
-        return cached[1]
+            return layout_of(index.unit, index.ids, self._tracks_by_id, seed=seed)
+
+        return self._kept_until_changed("map", (seed,), project)
+
+    def _kept_until_changed(self, name: str, args: tuple, make):
+        """``make()``, made again only after another connection changed the
+        database (:meth:`state`) or ``args`` changed; made outside the lock
+        (a library's first map projects for seconds)."""
+        key = (self.state(), args)
+        kept = self._kept.get(name)
+        if kept is None or kept[0] != key:
+            kept = self._kept[name] = (key, make())
+        return kept[1]
 
     def write_map(self, out, *, lang: str = "en", seed: int = 0) -> Path:
         """A 2-D map of the library as a self-contained HTML file (see :mod:`.map`)."""

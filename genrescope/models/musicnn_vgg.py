@@ -29,7 +29,6 @@ The log-mel input is produced by :func:`genrescope.mel_patches.musicnn_patches`.
 from __future__ import annotations
 
 import warnings
-
 from collections.abc import Sequence
 
 import torch
